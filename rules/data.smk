@@ -1,0 +1,80 @@
+# Raw files -> verified copies -> typed parquet datasets, their figures and a summary.
+
+
+rule fetch:
+    output:
+        "results/raw/{source}",
+    params:
+        source=lambda wildcards: SOURCES[wildcards.source],
+        mirror=data_mirror(),
+    log:
+        "logs/fetch/{source}.log",
+    localrule: True
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/fetch.py"
+
+
+rule raw:
+    input:
+        expand(raw_path("{source}"), source=SOURCES),
+
+
+rule dataset:
+    input:
+        unpack(dataset_raw_inputs),
+    output:
+        table="results/datasets/{dataset}.parquet",
+        rejects="results/datasets/{dataset}.rejects.parquet",
+    log:
+        "logs/datasets/{dataset}.log",
+    benchmark:
+        "benchmarks/datasets/{dataset}.tsv"
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/build_dataset.py"
+
+
+rule dataset_figure:
+    input:
+        "results/datasets/{dataset}.parquet",
+    output:
+        png="results/datasets/figures/{dataset}.png",
+        elements="results/datasets/figures/{dataset}_elements.csv",
+        values="results/datasets/figures/{dataset}_values.csv",
+    params:
+        values=lambda wildcards: DATASETS[wildcards.dataset]["values"],
+    log:
+        "logs/datasets/{dataset}_figure.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/dataset_figure.py"
+
+
+rule dataset_summary:
+    input:
+        tables=expand("results/datasets/{dataset}.parquet", dataset=DATASETS),
+        rejects=expand("results/datasets/{dataset}.rejects.parquet", dataset=DATASETS),
+    output:
+        "results/datasets/summary.csv",
+    params:
+        datasets=list(DATASETS),
+    log:
+        "logs/datasets/summary.log",
+    conda:
+        "../envs/data.yaml"
+    script:
+        "../scripts/dataset_summary.py"
+
+
+rule datasets:
+    input:
+        rules.raw.input,
+        "results/datasets/summary.csv",
+        expand("results/datasets/figures/{dataset}.png", dataset=DATASETS),

@@ -1,0 +1,11 @@
+from compgen.io import read_table, write_csv
+from compgen.plots import dataset_summary
+from compgen.registry import DATASETS
+from compgen.workflow import job_logging
+
+with job_logging(snakemake.log[0]):
+    names = snakemake.params.datasets
+    tables = {n: read_table(p) for n, p in zip(names, snakemake.input.tables)}
+    rejects = {n: read_table(p) for n, p in zip(names, snakemake.input.rejects)}
+    summary = dataset_summary(tables, rejects, {n: DATASETS[n]["values"] for n in names})
+    write_csv(summary, snakemake.output[0])
