@@ -14,6 +14,6 @@ include: "rules/data.smk"
 
 
 rule all:
+    default_target: True
     input:
         rules.datasets.input,
-    default_target: True

@@ -7,8 +7,8 @@ from pathlib import Path
 # (venv, conda env, cluster node) runs them.
 SRC = str(Path(workflow.basedir) / "src")
 sys.path.insert(0, SRC)
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (SRC, os.environ.get("PYTHONPATH")) if p
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
 from compgen.registry import DATASETS  # noqa: E402
@@ -32,4 +32,6 @@ def raw_path(source):
 
 def dataset_raw_inputs(wildcards):
     """The raw files a dataset is built from, named by source so the script can look them up."""
-    return {source: raw_path(source) for source in DATASETS[wildcards.dataset]["sources"]}
+    return {
+        source: raw_path(source) for source in DATASETS[wildcards.dataset]["sources"]
+    }

@@ -4,14 +4,14 @@
 rule fetch:
     output:
         "results/raw/{source}",
-    params:
-        source=lambda wildcards: SOURCES[wildcards.source],
-        mirror=data_mirror(),
     log:
         "logs/fetch/{source}.log",
     localrule: True
     conda:
         "../envs/data.yaml"
+    params:
+        source=lambda wildcards: SOURCES[wildcards.source],
+        mirror=data_mirror(),
     script:
         "../scripts/fetch.py"
 
@@ -31,11 +31,11 @@ rule dataset:
         "logs/datasets/{dataset}.log",
     benchmark:
         "benchmarks/datasets/{dataset}.tsv"
+    conda:
+        "../envs/data.yaml"
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/data.yaml"
     script:
         "../scripts/build_dataset.py"
 
@@ -47,12 +47,12 @@ rule dataset_figure:
         png="results/datasets/figures/{dataset}.png",
         elements="results/datasets/figures/{dataset}_elements.csv",
         values="results/datasets/figures/{dataset}_values.csv",
-    params:
-        values=lambda wildcards: DATASETS[wildcards.dataset]["values"],
     log:
         "logs/datasets/{dataset}_figure.log",
     conda:
         "../envs/data.yaml"
+    params:
+        values=lambda wildcards: DATASETS[wildcards.dataset]["values"],
     script:
         "../scripts/dataset_figure.py"
 
@@ -63,12 +63,12 @@ rule dataset_summary:
         rejects=expand("results/datasets/{dataset}.rejects.parquet", dataset=DATASETS),
     output:
         "results/datasets/summary.csv",
-    params:
-        datasets=list(DATASETS),
     log:
         "logs/datasets/summary.log",
     conda:
         "../envs/data.yaml"
+    params:
+        datasets=list(DATASETS),
     script:
         "../scripts/dataset_summary.py"
 

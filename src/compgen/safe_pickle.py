@@ -20,6 +20,9 @@ _ALLOWED = {
     ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
     ("numpy.core.multiarray", "scalar"): np._core.multiarray.scalar,
     ("numpy._core.multiarray", "scalar"): np._core.multiarray.scalar,
+    # Protocol 5 pickles rebuild arrays from a raw buffer.
+    ("numpy.core.numeric", "_frombuffer"): np._core.numeric._frombuffer,
+    ("numpy._core.numeric", "_frombuffer"): np._core.numeric._frombuffer,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
 }

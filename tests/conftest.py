@@ -1,0 +1,48 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mirror_dir() -> Path | None:
+    """The data mirror: COMPGEN_DATA_MIRROR, else ../shared/data beside the checkout."""
+    candidate = os.environ.get("COMPGEN_DATA_MIRROR") or ROOT.parent / "shared" / "data"
+    return Path(candidate).resolve() if Path(candidate).is_dir() else None
+
+
+@pytest.fixture(scope="session")
+def mirror() -> Path:
+    found = mirror_dir()
+    if found is None:
+        pytest.skip("no data mirror: set COMPGEN_DATA_MIRROR or put shared/data beside the checkout")
+    return found
+
+
+@pytest.fixture(scope="session")
+def default_config() -> dict:
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str):
+    """Run the workflow's Snakefile with `config` in `workdir`; return the completed process."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "COMPGEN_DATA_MIRROR"}
+    if mirror is not None:
+        env["COMPGEN_DATA_MIRROR"] = str(mirror)
+    command = [
+        sys.executable, "-m", "snakemake",
+        "--snakefile", str(ROOT / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(configfile),
+        "--cores", "2",
+        *extra,
+        *targets,
+    ]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)

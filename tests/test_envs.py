@@ -1,0 +1,74 @@
+"""Static checks of the conda env files (conda itself cannot run on the CI machine)."""
+
+import re
+import tomllib
+
+import pytest
+import yaml
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+from conftest import ROOT
+
+# conda-forge package names that differ from their PyPI names
+CONDA_TO_PYPI = {"pytorch": "torch"}
+
+_RULE = re.compile(r"^(?:rule|checkpoint) (\w+):\n((?:[ \t]+.*\n|\n)*)", re.MULTILINE)
+_CONDA = re.compile(r"^\s+conda:\s*\n\s+\"([^\"]+)\"", re.MULTILINE)
+
+
+def _rules():
+    found = {}
+    for smk in sorted((ROOT / "rules").glob("*.smk")):
+        for name, body in _RULE.findall(smk.read_text()):
+            env = _CONDA.search(body)
+            found[name] = (smk, body, env.group(1) if env else None)
+    return found
+
+
+RULES = _rules()
+# Rules that run something; the rest (all, datasets, raw) only gather targets.
+JOB_RULES = sorted(name for name, (_, body, _) in RULES.items() if "script:" in body or "shell:" in body)
+ENV_FILES = sorted({(smk.parent / env).resolve() for smk, _, env in RULES.values() if env})
+
+
+def _pyproject_pins() -> dict[str, str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pins = {}
+    for line in project["dependencies"]:
+        requirement = Requirement(line)
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", f"pyproject pins {line!r} loosely"
+        pins[requirement.name.lower()] = spec.version
+    return pins
+
+
+def test_rules_were_found():
+    assert {"fetch", "dataset", "dataset_figure", "dataset_summary"} <= set(JOB_RULES)
+
+
+@pytest.mark.parametrize("rule", JOB_RULES)
+def test_every_job_rule_has_an_existing_env_file_and_a_log(rule):
+    smk, body, env = RULES[rule]
+    assert env, f"rule {rule} in {smk.name} has no conda: env"
+    assert (smk.parent / env).resolve().is_file(), f"rule {rule}: {env} does not exist"
+    assert "log:" in body, f"rule {rule} has no log:"
+
+
+@pytest.mark.parametrize("env_file", ENV_FILES, ids=lambda p: p.name)
+def test_env_file_is_pinned_and_agrees_with_pyproject(env_file):
+    env = yaml.safe_load(env_file.read_text())
+    assert env["channels"][-1] == "nodefaults" and "defaults" not in env["channels"]
+    pins = _pyproject_pins()
+    requires_python = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
+    for dependency in env["dependencies"]:
+        assert isinstance(dependency, str), f"{env_file.name}: pip sections are not used"
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)==?([0-9][A-Za-z0-9.+]*)", dependency)
+        assert match, f"{env_file.name}: {dependency!r} is not pinned to one version"
+        name, version = match.group(1).lower(), match.group(2)
+        if name == "python":
+            assert requires_python.contains(f"{version}.0"), f"{env_file.name}: python {version} vs {requires_python}"
+            continue
+        pypi_name = CONDA_TO_PYPI.get(name, name)
+        if pypi_name in pins:
+            assert version == pins[pypi_name], f"{env_file.name}: {name} {version} but pyproject pins {pins[pypi_name]}"

@@ -1,0 +1,100 @@
+"""The workflow as a user runs it: lint, format, and the datasets target on the mirror."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from compgen.datasets import SCHEMAS
+from compgen.registry import DATASETS
+from conftest import ROOT, run_workflow
+
+EXPECTED_ROWS = {
+    "atmo": 3724,
+    "elpasolite_dft": 10590,
+    "hydrides": 70,
+    "perovskites": 7572,
+    "mp_e_form": 132752,
+    "mp_gap": 106113,
+}
+
+
+def test_lint_is_clean():
+    result = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations" in result.stdout + result.stderr
+
+
+def test_snakefmt_is_clean():
+    files = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]
+    result = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *map(str, files)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, mirror, default_config):
+    work = tmp_path_factory.mktemp("datasets")
+    result = run_workflow(work, ["datasets"], default_config, mirror)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work / "results"
+
+
+def test_dataset_row_and_reject_counts(built):
+    summary = pd.read_csv(built / "datasets" / "summary.csv")
+    counts = summary.drop_duplicates("dataset").set_index("dataset")
+    assert counts["rows"].to_dict() == EXPECTED_ROWS
+    assert counts["rejects"].to_dict() == {**{name: 0 for name in EXPECTED_ROWS}, "atmo": 1}
+    for name, rows in EXPECTED_ROWS.items():
+        assert len(pd.read_parquet(built / "datasets" / f"{name}.parquet")) == rows
+
+
+def test_tables_carry_their_declared_schema(built):
+    import pyarrow.parquet as pq
+
+    for name in DATASETS:
+        assert pq.read_schema(built / "datasets" / f"{name}.parquet").remove_metadata() == SCHEMAS[name]
+
+
+def test_atmo_fractions_sum_to_one_and_only_yiqruo_is_rejected(built):
+    atmo = pd.read_parquet(built / "datasets" / "atmo.parquet")
+    sums = atmo["fractions"].map(np.sum)
+    assert np.abs(sums - 1).max() < 1e-9
+    assert all(len(e) == len(f) for e, f in zip(atmo["elements"], atmo["fractions"]))
+    assert (atmo["chemical_system"] == atmo["elements"].map("-".join)).all()
+    assert atmo["dimension"].value_counts().to_dict() == {0: 1393, 3: 1087, 2: 732, 1: 512}
+    assert (atmo["amine"] == "CNC").sum() == 314 and (atmo["amine"] == "NCCN").sum() == 427
+    rejects = pd.read_parquet(built / "datasets" / "atmo.rejects.parquet")
+    assert rejects["identifier"].tolist() == ["YIQRUO"]
+    assert "'x'" in rejects["reason"][0]
+
+
+def test_elpasolite_and_hydride_facts(built):
+    elpasolites = pd.read_parquet(built / "datasets" / "elpasolite_dft.parquet")
+    assert elpasolites["e_form"].min() == pytest.approx(-3.067, abs=1e-3)
+    assert elpasolites["e_form"].max() == pytest.approx(5.019, abs=1e-3)
+    assert elpasolites[["Z_A", "Z_B", "Z_C", "Z_D"]].stack().nunique() == 39
+    hydrides = pd.read_parquet(built / "datasets" / "hydrides.parquet")
+    assert hydrides["metal"].value_counts().to_dict() == {"Pd": 35, "Ni": 35}
+    assert hydrides["min_distance"].min() >= 0.5
+    assert 12.9 < hydrides["cell_volume"].min() and hydrides["cell_volume"].max() < 231
+    perovskites = pd.read_parquet(built / "datasets" / "perovskites.parquet")
+    assert perovskites["split"].value_counts().to_dict() == {"val": 3787, "test": 3785}
+    assert (perovskites["n_atoms"] == 5).all()
+
+
+def test_figures_and_their_csvs_exist(built):
+    for name in DATASETS:
+        figures = built / "datasets" / "figures"
+        assert (figures / f"{name}.png").stat().st_size > 10_000
+        elements = pd.read_csv(figures / f"{name}_elements.csv")
+        assert elements["Z"].is_monotonic_increasing
+        values = pd.read_csv(figures / f"{name}_values.csv")
+        assert set(values["column"]) == set(DATASETS[name]["values"])
+        for column in DATASETS[name]["values"]:
+            assert values.loc[values["column"] == column, "count"].sum() == EXPECTED_ROWS[name]
