@@ -21,11 +21,6 @@ wildcard_constraints:
     dataset="|".join(map(re.escape, DATASETS)),
 
 
-def data_mirror():
-    """The mirror directory: COMPGEN_DATA_MIRROR wins over config['data_mirror']."""
-    return os.environ.get("COMPGEN_DATA_MIRROR") or config.get("data_mirror") or ""
-
-
 def raw_path(source):
     return f"results/raw/{source}"
 

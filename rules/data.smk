@@ -11,7 +11,6 @@ rule fetch:
         "../envs/data.yaml"
     params:
         source=lambda wildcards: SOURCES[wildcards.source],
-        mirror=data_mirror(),
     script:
         "../scripts/fetch.py"
 

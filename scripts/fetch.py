@@ -3,4 +3,6 @@ from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
     source = Source.from_config(snakemake.wildcards.source, snakemake.params.source)
-    fetch(source, snakemake.output[0], resolve_mirror(snakemake.params.mirror))
+    # Read here, not as a param: where the verified bytes came from must not
+    # make Snakemake rebuild everything downstream.
+    fetch(source, snakemake.output[0], resolve_mirror(snakemake.config.get("data_mirror")))

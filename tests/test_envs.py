@@ -72,3 +72,12 @@ def test_env_file_is_pinned_and_agrees_with_pyproject(env_file):
         pypi_name = CONDA_TO_PYPI.get(name, name)
         if pypi_name in pins:
             assert version == pins[pypi_name], f"{env_file.name}: {name} {version} but pyproject pins {pins[pypi_name]}"
+
+
+def test_installed_versions_are_the_pinned_ones():
+    from importlib.metadata import version
+
+    for name, pinned in _pyproject_pins().items():
+        installed = version(name)
+        # the CPU wheel of torch carries a local tag: 2.13.0+cpu
+        assert installed.split("+")[0] == pinned, f"{name}: installed {installed}, pyproject pins {pinned}"

@@ -63,7 +63,13 @@ def dataset_overview(
     axes[0].tick_params(axis="x", labelsize=7, rotation=90)
     axes[0].margins(x=0.005)
     for ax, hist in zip(axes[1:], histograms):
-        ax.bar(hist["bin_left"], hist["count"], width=hist["bin_right"] - hist["bin_left"], align="edge", color="tab:orange")
+        if len(hist) <= _MAX_DISCRETE_VALUES:  # one bar per integer value
+            centres = (hist["bin_left"] + hist["bin_right"]) / 2
+            ax.bar(centres, hist["count"], width=0.8, color="tab:orange")
+            ax.set_xticks(centres)
+        else:
+            widths = hist["bin_right"] - hist["bin_left"]
+            ax.bar(hist["bin_left"], hist["count"], width=widths, align="edge", color="tab:orange")
         column = str(hist["column"].iloc[0])
         ax.set_xlabel(f"{column} ({UNITS[column]})" if UNITS.get(column) else column)
         ax.set_ylabel("rows")
