@@ -132,6 +132,8 @@ def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
 
 
 def _finite_float(text) -> float:
+    if not isinstance(text, str):  # read_csv turns an empty cell into a float NaN
+        raise ValueError("missing value")
     try:
         value = float(text)
     except (TypeError, ValueError):
