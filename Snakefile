@@ -11,9 +11,11 @@ validate(config, "schemas/config.schema.yaml", set_default=True)
 
 include: "rules/common.smk"
 include: "rules/data.smk"
+include: "rules/atmo.smk"
 
 
 rule all:
     default_target: True
     input:
         rules.datasets.input,
+        rules.atmo.input,

@@ -24,6 +24,13 @@ _MAX_DISCRETE_VALUES = 12
 _HISTOGRAM_BINS = 50
 
 
+def save_figure(fig, png: os.PathLike) -> None:
+    """Write a figure atomically as PNG and free it."""
+    with atomic_path(png) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+
+
 def element_frequency(elements: pd.Series) -> pd.DataFrame:
     """How many rows contain each element, in order of atomic number."""
     counts = elements.explode().value_counts()
@@ -78,9 +85,7 @@ def dataset_overview(
         if len(top_two) == 2 and top_two[1] > 20 * max(top_two[0], 1):
             ax.set_yscale("log")
             ax.set_ylabel("rows (log)")
-    with atomic_path(png) as tmp:
-        fig.savefig(tmp, dpi=120, format="png")
-    plt.close(fig)
+    save_figure(fig, png)
 
 
 def dataset_summary(tables: dict[str, pd.DataFrame], rejects: dict[str, pd.DataFrame], values: dict[str, list[str]]) -> pd.DataFrame:

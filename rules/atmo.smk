@@ -1,0 +1,94 @@
+# The atmo study: amine swap with (Augmented) CycleGAN, Δ evaluation and figures.
+
+ATMO = config["atmo"]
+ATMO_DIR = f"results/atmo/{atmo_pair()}"
+
+
+rule atmo_split:
+    input:
+        "results/datasets/atmo.parquet",
+    output:
+        f"{ATMO_DIR}/split.csv",
+    params:
+        cfg=ATMO,
+    log:
+        f"logs/atmo/{atmo_pair()}/split.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/atmo_split.py"
+
+
+rule atmo_train:
+    input:
+        "results/datasets/atmo.parquet",
+    output:
+        model=f"{ATMO_DIR}/models/{{model}}_fold{{fold}}_seed{{seed}}.pt",
+        losses=f"{ATMO_DIR}/models/{{model}}_fold{{fold}}_seed{{seed}}_losses.csv",
+    params:
+        cfg=atmo_training_config(),
+    log:
+        f"logs/atmo/{atmo_pair()}/train_{{model}}_fold{{fold}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/atmo/{atmo_pair()}/train_{{model}}_fold{{fold}}_seed{{seed}}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=atmo_runtime_minutes(),
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/atmo_train.py"
+
+
+rule atmo_evaluate:
+    input:
+        unpack(atmo_model_files),
+        atmo="results/datasets/atmo.parquet",
+    output:
+        deltas=f"{ATMO_DIR}/deltas.parquet",
+        summary=f"{ATMO_DIR}/delta_summary.csv",
+        summary_unseen=f"{ATMO_DIR}/delta_summary_unseen.csv",
+        nsample_curve=f"{ATMO_DIR}/nsample_curve.csv",
+    params:
+        cfg=ATMO,
+    log:
+        f"logs/atmo/{atmo_pair()}/evaluate.log",
+    benchmark:
+        f"benchmarks/atmo/{atmo_pair()}/evaluate.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/atmo_evaluate.py"
+
+
+rule atmo_figures:
+    input:
+        unpack(atmo_loss_files),
+        deltas=f"{ATMO_DIR}/deltas.parquet",
+        nsample_curve=f"{ATMO_DIR}/nsample_curve.csv",
+    output:
+        delta_png=f"{ATMO_DIR}/figures/delta_distributions.png",
+        delta_csv=f"{ATMO_DIR}/figures/delta_distributions.csv",
+        nsample_png=f"{ATMO_DIR}/figures/nsample_curve.png",
+        nsample_csv=f"{ATMO_DIR}/figures/nsample_curve.csv",
+        losses_png=f"{ATMO_DIR}/figures/loss_curves.png",
+        losses_csv=f"{ATMO_DIR}/figures/loss_curves.csv",
+    log:
+        f"logs/atmo/{atmo_pair()}/figures.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/atmo_figures.py"
+
+
+rule atmo:
+    input:
+        rules.atmo_split.output,
+        rules.atmo_evaluate.output,
+        rules.atmo_figures.output,

@@ -1,0 +1,15 @@
+from compgen.atmo.study import train_job
+from compgen.io import read_table
+from compgen.workflow import job_logging
+
+with job_logging(snakemake.log[0]):
+    train_job(
+        read_table(snakemake.input[0]),
+        snakemake.params.cfg,
+        snakemake.wildcards.model,
+        int(snakemake.wildcards.fold),
+        int(snakemake.wildcards.seed),
+        snakemake.output.model,
+        snakemake.output.losses,
+        snakemake.threads,
+    )

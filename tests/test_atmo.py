@@ -1,0 +1,198 @@
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from compgen.atmo.data import build_pools, pair_label, seen_in_training
+from compgen.atmo.evaluate import delta, random_on_support, summarise
+from compgen.atmo.models import CompositionGAN, Generator, support_softmax
+from compgen.atmo.train import TrainSettings, learning_rates, train
+from compgen.datasets import build_atmo
+from conftest import run_workflow
+
+
+def test_delta_on_hand_worked_vectors():
+    target = np.array([0.5, 0.3, 0.2, 0.0])
+    generated = np.array([0.4, 0.4, 0.1, 0.1])
+    # over the 3 elements of the target: (0.1 + 0.1 + 0.1) / 3; the 4th element is not counted
+    assert delta(generated, target) == pytest.approx(0.1)
+    assert delta(target, target) == 0.0
+    batch = np.stack([generated, target])
+    np.testing.assert_allclose(delta(batch, target), [0.1, 0.0])
+    assert float(delta(torch.tensor(generated), torch.tensor(target))) == pytest.approx(0.1)
+
+
+def test_random_baseline_keeps_support_and_sums_to_one():
+    target = np.array([0.0, 0.2, 0.0, 0.8])
+    vector = random_on_support(target, np.random.default_rng(0))
+    assert (vector > 0).tolist() == [False, True, False, True]
+    assert vector.sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("input_skip", [False, True])
+def test_generator_keeps_the_chemical_system_and_sums_to_one(input_skip):
+    torch.manual_seed(0)
+    generator = Generator(n_elements=6, width=8, blocks=2, latent_dim=1, input_skip=input_skip).eval()
+    source = torch.tensor([[0.5, 0.0, 0.25, 0.25, 0.0, 0.0], [0.0, 0.1, 0.0, 0.0, 0.3, 0.6]])
+    out = generator(source, torch.randn(2, 1))
+    assert torch.equal(out > 0, source > 0)
+    torch.testing.assert_close(out.sum(1), torch.ones(2))
+
+
+def test_untrained_skip_generator_returns_its_input():
+    generator = CompositionGAN(5, 8, 1, augmented=True, input_skip=True).G_AB.eval()
+    source = torch.tensor([[0.2, 0.0, 0.3, 0.5, 0.0]])
+    torch.testing.assert_close(generator(source, torch.randn(1, 1)), source)
+
+
+def test_support_softmax_of_large_logits_stays_finite():
+    out = support_softmax(torch.tensor([[1e4, -1e4, 3.0]]), torch.tensor([[0.0, 0.5, 0.5]]))
+    assert torch.isfinite(out).all() and out[0, 0] == 0 and out.sum() == pytest.approx(1.0)
+
+
+def test_learning_rate_schedule_decays_every_50_epochs():
+    settings = TrainSettings(lr=2e-4, lr_divider=2.0, lr_slowdown_param=0.5, lr_slowdown_every=50)
+    assert learning_rates(settings, 49) == (2e-4, 1e-4)
+    assert learning_rates(settings, 50) == (1e-4, 5e-5)
+    assert learning_rates(settings, 120) == (5e-5, 2.5e-5)
+
+
+@pytest.fixture(scope="module")
+def atmo_table(mirror):
+    rows, _ = build_atmo({"atmo.csv": mirror / "atmo" / "atmo.csv"})
+    return rows
+
+
+def test_default_pair_pools_and_can_pair_counts(atmo_table):
+    pools = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
+    t = pools.table
+    assert len(pools.elements) == 66
+    assert pools.vectors.shape == (314 + 427, 66)
+    np.testing.assert_allclose(pools.vectors.sum(1), 1.0, atol=1e-12)
+    assert ((t["pool"] == "A").sum(), (t["pool"] == "B").sum()) == (314, 427)
+    assert (t["can_pair"] & (t["pool"] == "B")).sum() == 150
+    assert (t["can_pair"] & (t["pool"] == "A")).sum() == 102
+
+
+def test_folds_are_disjoint_cover_the_pairable_b_and_are_reproducible(atmo_table):
+    pools = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
+    tests = [set(pools.fold(k)["test_b"]) for k in range(3)]
+    assert sum(map(len, tests)) == 150 and len(set.union(*tests)) == 150
+    for k in range(3):
+        fold = pools.fold(k)
+        assert set(fold["test_b"]).isdisjoint(fold["train_b"])
+        assert len(fold["train_a"]) == 314 and len(fold["train_b"]) == 427 - len(fold["test_b"])
+        assert (pools.table.loc[fold["test_b"], "pool"] == "B").all()
+    again = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
+    assert [set(again.fold(k)["test_b"]) for k in range(3)] == tests
+    other = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=1)
+    assert [set(other.fold(k)["test_b"]) for k in range(3)] != tests
+
+
+def test_paired_fraction_and_unpaired_switch(atmo_table):
+    pools = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
+    none_paired = pools.fold(0, paired_fraction=0.0)
+    assert not pools.table.loc[none_paired["train_b"], "can_pair"].any()
+    only_paired = pools.fold(0, paired_fraction=0.5, with_unpaired=False)
+    assert len(only_paired["train_b"]) == 75
+    assert pools.table.loc[only_paired["train_a"], "can_pair"].all()
+    with pytest.raises(ValueError, match="asks for 135"):
+        pools.fold(0, paired_fraction=0.9)
+
+
+def test_identity_baseline_is_the_published_figure(atmo_table):
+    pools = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
+    a_rows = pools.table[pools.table["pool"] == "A"]
+    values = []
+    for k in range(3):
+        for i in pools.fold(k)["test_b"]:
+            same = a_rows.index[a_rows["chemical_system"] == pools.table.at[i, "chemical_system"]]
+            values.append(delta(pools.vectors[same], pools.vectors[i]).min())
+    assert np.mean(values) == pytest.approx(0.0338, abs=5e-4)
+
+
+def test_seen_in_training_finds_verbatim_copies():
+    vectors = np.array([[0.5, 0.5], [0.2, 0.8], [0.5, 0.5]])
+    assert seen_in_training(vectors, np.array([0, 1]), np.array([2])).tolist() == [True, False]
+
+
+def test_unknown_amine_and_same_amine_are_refused(atmo_table):
+    with pytest.raises(ValueError, match="amine 'CCCCCCCCCCCC'"):
+        build_pools(atmo_table, "CNC", "CCCCCCCCCCCC", 3, 0)
+    with pytest.raises(ValueError, match="the same"):
+        build_pools(atmo_table, "CNC", "CNC", 3, 0)
+
+
+def test_pair_label_is_path_safe():
+    assert pair_label("CNC", "NCCN") == "CNC__NCCN"
+    assert "/" not in pair_label("C/C=C/N", "NCCN")
+
+
+def test_summary_has_per_fold_and_pooled_rows():
+    deltas = pd.DataFrame({"method": ["identity"] * 4, "fold": [0, 0, 1, 1], "delta": [0.1, 0.3, 0.2, 0.2]})
+    summary = summarise(deltas).set_index("fold")
+    assert summary.loc["0", "mean"] == pytest.approx(0.2) and summary.loc["0", "n"] == 2
+    assert summary.loc["all", "mean"] == pytest.approx(0.2) and summary.loc["all", "n"] == 4
+    assert summary.loc["all", "median"] == pytest.approx(0.2)
+
+
+def _toy_pools(seed=0):
+    rng = np.random.default_rng(seed)
+    a = rng.dirichlet(np.ones(5), size=12) * (rng.random((12, 5)) > 0.3)
+    b = rng.dirichlet(np.ones(5), size=10) * (rng.random((10, 5)) > 0.3)
+    a[:, 0] += 0.1
+    b[:, 0] += 0.1
+    return a / a.sum(1, keepdims=True), b / b.sum(1, keepdims=True)
+
+
+@pytest.mark.parametrize("augmented", [True, False])
+def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
+    a, b = _toy_pools()
+    settings = TrainSettings(augmented=augmented, width=4, blocks=1, epochs=8, checkpoint_every=3, log_every=4)
+    train(settings, a, b, tmp_path / "straight.pt")
+    assert not (tmp_path / "straight.pt.ckpt").exists()  # removed once the model is written
+
+    train(settings, a, b, tmp_path / "resumed.pt", stop_after=5)  # killed after epoch 5
+    assert not (tmp_path / "resumed.pt").exists()
+    assert torch.load(tmp_path / "resumed.pt.ckpt", weights_only=True)["epoch"] == 3
+    losses = train(settings, a, b, tmp_path / "resumed.pt")
+    assert len(losses) == 8 and losses["epoch"].tolist() == list(range(1, 9))
+    straight = torch.load(tmp_path / "straight.pt", weights_only=True)["model"]
+    resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)["model"]
+    for name, tensor in straight.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
+
+
+TINY_ATMO = {
+    "seeds": [0],
+    "model": {"width": 4, "blocks": 1, "epochs": 2},
+    "log_every": 1,
+    "checkpoint_every": 1,
+    "evaluation": {"n_sample": 3, "n_sample_max": 4, "z_points": 5},
+}
+
+
+def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, default_config):
+    config = copy.deepcopy(default_config)
+    config["atmo"].update(copy.deepcopy(TINY_ATMO))
+    work = tmp_path / "work"
+    result = run_workflow(work, ["atmo"], config, mirror)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    study = work / "results" / "atmo" / "CNC__NCCN"
+    summary = pd.read_csv(study / "delta_summary.csv")
+    assert list(summary.columns) == ["method", "fold", "n", "mean", "median", "std"]
+    assert set(summary["method"]) == {"augcyc_sample", "augcyc_opt", "cyclegan", "identity", "random"}
+    assert set(summary["fold"].astype(str)) == {"0", "1", "2", "all"}
+    assert (summary.loc[summary["fold"].astype(str) == "all", "n"] == 150).all()
+    deltas = pd.read_parquet(study / "deltas.parquet")
+    assert len(deltas) == 150 * 5
+    for name in ["delta_distributions", "nsample_curve", "loss_curves"]:
+        assert (study / "figures" / f"{name}.png").stat().st_size > 5_000
+        assert (study / "figures" / f"{name}.csv").stat().st_size > 0
+    curve = pd.read_csv(study / "figures" / "nsample_curve.csv")
+    assert curve["n_sample"].tolist() == [1, 2, 3, 4]
+    assert curve["mean_delta"].is_monotonic_decreasing
+    log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc_fold0_seed0.log").read_text()
+    assert "epoch 2/2" in log
