@@ -9,12 +9,12 @@ rule atmo_split:
         "results/datasets/atmo.parquet",
     output:
         f"{ATMO_DIR}/split.csv",
-    params:
-        cfg=ATMO,
     log:
         f"logs/atmo/{atmo_pair()}/split.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        cfg=ATMO,
     script:
         "../scripts/atmo_split.py"
 
@@ -25,19 +25,19 @@ rule atmo_train:
     output:
         model=f"{ATMO_DIR}/models/{{model}}_fold{{fold}}_seed{{seed}}.pt",
         losses=f"{ATMO_DIR}/models/{{model}}_fold{{fold}}_seed{{seed}}_losses.csv",
-    params:
-        cfg=atmo_training_config(),
     log:
         f"logs/atmo/{atmo_pair()}/train_{{model}}_fold{{fold}}_seed{{seed}}.log",
     benchmark:
         f"benchmarks/atmo/{atmo_pair()}/train_{{model}}_fold{{fold}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=atmo_runtime_minutes(),
-    conda:
-        "../envs/torch.yaml"
+    params:
+        cfg=atmo_training_config(),
     script:
         "../scripts/atmo_train.py"
 
@@ -51,18 +51,18 @@ rule atmo_evaluate:
         summary=f"{ATMO_DIR}/delta_summary.csv",
         summary_unseen=f"{ATMO_DIR}/delta_summary_unseen.csv",
         nsample_curve=f"{ATMO_DIR}/nsample_curve.csv",
-    params:
-        cfg=ATMO,
     log:
         f"logs/atmo/{atmo_pair()}/evaluate.log",
     benchmark:
         f"benchmarks/atmo/{atmo_pair()}/evaluate.tsv"
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        cfg=ATMO,
     script:
         "../scripts/atmo_evaluate.py"
 

@@ -48,6 +48,7 @@ ATMO_PAPER_MODEL = {
     "lr_slowdown_every": 50,
     "cyc_weight": 1.0,
     "lambda_z": 0.1,
+    "input_skip": False,
 }
 
 
@@ -81,4 +82,7 @@ def atmo_model_files(wildcards):
 
 
 def atmo_loss_files(wildcards):
-    return {k: v.replace(".pt", "_losses.csv") for k, v in atmo_model_files(wildcards).items()}
+    return {
+        k: v.replace(".pt", "_losses.csv")
+        for k, v in atmo_model_files(wildcards).items()
+    }

@@ -38,6 +38,7 @@ class TrainSettings:
     cyc_weight: float = 1.0
     lambda_z: float = 0.1
     input_skip: bool = False
+    bf16: bool = False  # bf16 autocast of forward passes; weights and optimiser stay fp32
     seed: int = 0
     log_every: int = 50
     checkpoint_every: int = 200
@@ -51,6 +52,30 @@ def learning_rates(settings: TrainSettings, epoch: int) -> tuple[float, float]:
     """
     lr_g = settings.lr * settings.lr_slowdown_param ** (epoch // settings.lr_slowdown_every)
     return lr_g, lr_g / settings.lr_divider
+
+
+def train_step(model, opt_g, opt_d, a, b, z_a, z_b, settings: TrainSettings) -> torch.Tensor:
+    """One generator update, then one discriminator update on the same (detached) fakes.
+
+    Returns the losses, in `loss_names` order, as a tensor left on the device.
+    """
+    autocast = torch.autocast(a.device.type, dtype=torch.bfloat16, enabled=settings.bf16)
+    # The generator step needs gradients through the discriminators, not of their weights.
+    for p in opt_d.param_groups[0]["params"]:
+        p.requires_grad_(False)
+    with autocast:
+        loss_g, parts_g, fakes = generator_losses(model, a, b, z_a, z_b, settings.cyc_weight, settings.lambda_z)
+    opt_g.zero_grad(set_to_none=True)
+    loss_g.backward()
+    opt_g.step()
+    for p in opt_d.param_groups[0]["params"]:
+        p.requires_grad_(True)
+    with autocast:
+        loss_d, parts_d = discriminator_losses(model, a, b, z_a, z_b, fakes)
+    opt_d.zero_grad(set_to_none=True)
+    loss_d.backward()
+    opt_d.step()
+    return torch.stack([loss_g, loss_d, *parts_g.values(), *parts_d.values()]).detach().float()
 
 
 def pick_device() -> torch.device:
@@ -129,21 +154,9 @@ def train(
         # Random draws happen on the CPU generator so a resumed run draws the same numbers on any device.
         pick = torch.randint(len(b), (n,), generator=generator)
         z = torch.randn(2, n, model.latent_dim, generator=generator) if model.augmented else torch.zeros(2, n, 0)
-        b_batch = b[pick.to(device)]
         z_a, z_b = z.to(device).unbind(0)
 
-        loss_g, parts_g, fakes = generator_losses(model, a, b_batch, z_a, z_b, settings.cyc_weight, settings.lambda_z)
-        opt_g.zero_grad(set_to_none=True)
-        loss_g.backward()
-        opt_g.step()
-
-        loss_d, parts_d = discriminator_losses(model, a, b_batch, z_a, z_b, fakes)
-        opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        opt_d.step()
-
-        # Kept on the device: no host sync per step.
-        history[epoch] = torch.stack([loss_g.detach(), loss_d.detach(), *parts_g.values(), *parts_d.values()]).detach()
+        history[epoch] = train_step(model, opt_g, opt_d, a, b[pick.to(device)], z_a, z_b, settings)
 
         done = epoch + 1
         if done % settings.log_every == 0 or done == settings.epochs:
