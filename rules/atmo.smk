@@ -67,6 +67,41 @@ rule atmo_evaluate:
         "../scripts/atmo_evaluate.py"
 
 
+rule atmo_generate:
+    input:
+        unpack(atmo_model_files),
+        atmo="results/datasets/atmo.parquet",
+    output:
+        f"{ATMO_DIR}/generated.parquet",
+    log:
+        f"logs/atmo/{atmo_pair()}/generate.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        cfg=ATMO,
+    script:
+        "../scripts/atmo_generate.py"
+
+
+rule atmo_generated_figures:
+    input:
+        generated=f"{ATMO_DIR}/generated.parquet",
+        atmo="results/datasets/atmo.parquet",
+    output:
+        ratio_png=f"{ATMO_DIR}/figures/element_ratio.png",
+        ratio_csv=f"{ATMO_DIR}/figures/element_ratio.csv",
+        umap_png=f"{ATMO_DIR}/figures/umap.png",
+        umap_csv=f"{ATMO_DIR}/figures/umap.csv",
+    log:
+        f"logs/atmo/{atmo_pair()}/generated_figures.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        cfg=ATMO,
+    script:
+        "../scripts/atmo_generated_figures.py"
+
+
 rule atmo_figures:
     input:
         unpack(atmo_loss_files),
@@ -92,3 +127,4 @@ rule atmo:
         rules.atmo_split.output,
         rules.atmo_evaluate.output,
         rules.atmo_figures.output,
+        rules.atmo_generated_figures.output,

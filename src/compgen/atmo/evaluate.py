@@ -51,6 +51,14 @@ def best_delta_over_z(model: CompositionGAN, c_a: torch.Tensor, c_b: torch.Tenso
     return per_z.cummin(dim=0).values
 
 
+@torch.no_grad()
+def generate(model: CompositionGAN, c_a: torch.Tensor, n_draws: int, generator: torch.Generator) -> torch.Tensor:
+    """n_draws translations of every C_A, z_B ~ N(0, 1): shape (m, n_draws, n_elements)."""
+    m = c_a.shape[0]
+    z = torch.randn(m * n_draws, model.latent_dim, generator=generator).to(c_a.device) if model.augmented else None
+    return model.translate(c_a.repeat_interleave(n_draws, dim=0), z).view(m, n_draws, -1)
+
+
 def evaluate_fold(
     vectors: np.ndarray,
     table: pd.DataFrame,

@@ -81,3 +81,44 @@ def loss_curves(loss_files: dict[str, str], png, csv) -> None:
     axes[0][0].set_ylabel("loss")
     axes[0][-1].legend(fontsize=7)
     save_figure(fig, png)
+
+
+def element_ratio(generated: np.ndarray, real: np.ndarray, elements: list[str], numerator: str, denominator: str, png, csv) -> None:
+    """Distribution of an element ratio (C/N) in generated and in real C_B (Fig. 8)."""
+    i, j = elements.index(numerator), elements.index(denominator)
+    frames = []
+    for label, vectors in (("generated C'_B", generated), ("real C_B", real)):
+        keep = vectors[:, j] > 0
+        frames.append(pd.DataFrame({"set": label, "ratio": vectors[keep, i] / vectors[keep, j]}))
+    table = pd.concat(frames, ignore_index=True)
+    write_csv(table, csv)
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    upper = np.quantile(table["ratio"], 0.995)
+    bins = np.linspace(0, max(upper, 1e-9), 60)
+    for label, part in table.groupby("set"):
+        ax.hist(part["ratio"].clip(upper=upper), bins=bins, density=True, alpha=0.55, label=f"{label} (n={len(part)})")
+    ax.set_xlabel(f"{numerator}/{denominator} ratio")
+    ax.set_ylabel("density")
+    ax.legend()
+    save_figure(fig, png)
+
+
+def umap_embedding(groups: dict[str, np.ndarray], seed: int, png, csv) -> None:
+    """2-D UMAP (Minkowski p = 1) of several sets of composition vectors in one embedding (Fig. 7)."""
+    import umap
+
+    labels = np.concatenate([[name] * len(vectors) for name, vectors in groups.items()])
+    stacked = np.concatenate(list(groups.values()))
+    reducer = umap.UMAP(metric="minkowski", metric_kwds={"p": 1}, random_state=seed, n_jobs=1)
+    xy = reducer.fit_transform(stacked)
+    table = pd.DataFrame({"set": labels, "umap_1": xy[:, 0], "umap_2": xy[:, 1]})
+    write_csv(table, csv)
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    styles = {0: ("o", 10, 0.25), 1: ("s", 14, 0.9), 2: ("^", 14, 0.9)}
+    for k, (name, part) in enumerate(table.groupby("set", sort=False)):
+        marker, size, alpha = styles.get(k, ("x", 10, 0.6))
+        ax.scatter(part["umap_1"], part["umap_2"], s=size, marker=marker, alpha=alpha, label=f"{name} ({len(part)})")
+    ax.set_xlabel("UMAP 1")
+    ax.set_ylabel("UMAP 2")
+    ax.legend(fontsize=8)
+    save_figure(fig, png)

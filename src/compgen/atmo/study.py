@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import torch
 
 from compgen.atmo.data import AminePools, build_pools, seen_in_training
-from compgen.atmo.evaluate import evaluate_fold, summarise
+from compgen.atmo.evaluate import evaluate_fold, generate, summarise
 from compgen.atmo.train import TrainSettings, load_model, pick_device, train
 from compgen.io import write_csv, write_table
 
@@ -89,8 +90,6 @@ def evaluate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, int, int
     log.info("pooled mean Δ: %s", ", ".join(f"{m} {v:.4f}" for m, v in pooled.items()))
 
 
-import pyarrow as pa  # noqa: E402
-
 DELTA_SCHEMA = pa.schema(
     [
         pa.field("identifier", pa.string(), nullable=False),
@@ -103,3 +102,55 @@ DELTA_SCHEMA = pa.schema(
         pa.field("seed", pa.int64(), nullable=False),
     ]
 )
+
+
+GENERATED_SCHEMA = pa.schema(
+    [
+        pa.field("fold", pa.int64(), nullable=False),
+        pa.field("source", pa.string(), nullable=False),  # identifier of the C_A translated
+        pa.field("chemical_system", pa.string(), nullable=False),
+        pa.field("draw", pa.int64(), nullable=False),
+        pa.field("vector", pa.list_(pa.float64()), nullable=False),
+    ]
+)
+
+
+def generate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, int, int], str], output) -> None:
+    """C'_B from every C_A sharing a system with a test C_B of each fold (first seed), N draws each."""
+    pools = pools_from_config(atmo, cfg)
+    n_draws = cfg["evaluation"]["n_generate"]
+    seed = cfg["seeds"][0]
+    device = pick_device()
+    generator = torch.Generator().manual_seed(cfg["evaluation"]["seed"])
+    t = pools.table
+    rows = []
+    for fold in range(cfg["n_folds"]):
+        model, _ = load_model(models[("augcyc", fold, seed)], device)
+        systems = set(t.loc[pools.fold(fold)["test_b"], "chemical_system"])
+        sources = t.index[(t["pool"] == "A") & t["chemical_system"].isin(systems)]
+        c_a = torch.as_tensor(pools.vectors[sources], dtype=torch.float32, device=device)
+        generated = generate(model, c_a, n_draws, generator).double().cpu().numpy()
+        for position, source in enumerate(sources):
+            for draw in range(n_draws):
+                rows.append(
+                    {"fold": fold, "source": t.at[source, "identifier"], "chemical_system": t.at[source, "chemical_system"], "draw": draw, "vector": generated[position, draw]}
+                )
+    write_table(pd.DataFrame(rows), output, GENERATED_SCHEMA)
+
+
+def generated_figures(atmo: pd.DataFrame, generated: pd.DataFrame, cfg: dict, outputs) -> None:
+    """Element ratio (Fig. 8) and UMAP (Fig. 7) of the generated C'_B against the real test C_B."""
+    from compgen.atmo.plots import element_ratio, umap_embedding
+
+    pools = pools_from_config(atmo, cfg)
+    t = pools.table
+    test_b = np.concatenate([pools.fold(k)["test_b"] for k in range(cfg["n_folds"])])
+    sources = t.index[(t["pool"] == "A") & t["chemical_system"].isin(set(t.loc[test_b, "chemical_system"]))]
+    fake_b = np.stack(generated["vector"].to_numpy())
+    numerator, denominator = cfg["evaluation"]["ratio"]
+    for symbol in (numerator, denominator):
+        if symbol not in pools.elements:
+            raise ValueError(f"atmo.evaluation.ratio: element {symbol!r} occurs in neither pool")
+    element_ratio(fake_b, pools.vectors[test_b], pools.elements, numerator, denominator, outputs["ratio_png"], outputs["ratio_csv"])
+    groups = {"generated C'_B": fake_b, "C_A": pools.vectors[sources], "real C_B": pools.vectors[test_b]}
+    umap_embedding(groups, cfg["evaluation"]["seed"], outputs["umap_png"], outputs["umap_csv"])
