@@ -14,7 +14,7 @@ rule atmo_split:
     conda:
         "../envs/torch.yaml"
     params:
-        cfg=ATMO,
+        cfg=atmo_params(),
     script:
         "../scripts/atmo_split.py"
 
@@ -37,7 +37,7 @@ rule atmo_train:
         mem_mb=4000,
         runtime=atmo_runtime_minutes(),
     params:
-        cfg=atmo_training_config(),
+        cfg=atmo_params("model", "log_every", "checkpoint_every"),
     script:
         "../scripts/atmo_train.py"
 
@@ -62,7 +62,7 @@ rule atmo_evaluate:
         mem_mb=4000,
         runtime=30,
     params:
-        cfg=ATMO,
+        cfg=atmo_params("evaluation"),
     script:
         "../scripts/atmo_evaluate.py"
 
@@ -78,7 +78,7 @@ rule atmo_generate:
     conda:
         "../envs/torch.yaml"
     params:
-        cfg=ATMO,
+        cfg=atmo_params("evaluation"),
     script:
         "../scripts/atmo_generate.py"
 
@@ -97,7 +97,7 @@ rule atmo_generated_figures:
     conda:
         "../envs/torch.yaml"
     params:
-        cfg=ATMO,
+        cfg=atmo_params("evaluation"),
     script:
         "../scripts/atmo_generated_figures.py"
 
@@ -122,9 +122,121 @@ rule atmo_figures:
         "../scripts/atmo_figures.py"
 
 
+rule atmo_sweep_train:
+    input:
+        "results/datasets/atmo.parquet",
+    output:
+        model=f"{ATMO_DIR}/sweep/models/paired{{fraction}}_{{unpaired}}_seed{{seed}}.pt",
+        losses=f"{ATMO_DIR}/sweep/models/paired{{fraction}}_{{unpaired}}_seed{{seed}}_losses.csv",
+    log:
+        f"logs/atmo/{atmo_pair()}/sweep_paired{{fraction}}_{{unpaired}}_seed{{seed}}.log",
+    benchmark:
+        f"benchmarks/atmo/{atmo_pair()}/sweep_paired{{fraction}}_{{unpaired}}_seed{{seed}}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=atmo_runtime_minutes(),
+    params:
+        cfg=atmo_params("model", "log_every", "checkpoint_every"),
+    script:
+        "../scripts/atmo_sweep_train.py"
+
+
+rule atmo_sweep:
+    input:
+        unpack(atmo_sweep_model_files),
+        atmo="results/datasets/atmo.parquet",
+    output:
+        csv=f"{ATMO_DIR}/figures/fraction_sweep.csv",
+        png=f"{ATMO_DIR}/figures/fraction_sweep.png",
+    log:
+        f"logs/atmo/{atmo_pair()}/sweep.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        cfg=atmo_params("evaluation", "fraction_sweep"),
+    script:
+        "../scripts/atmo_sweep.py"
+
+
+# Opt-in (not part of `all`): snakemake atmo_tune. Resumes after an interruption.
+rule atmo_tune:
+    input:
+        "results/datasets/atmo.parquet",
+    output:
+        calls=f"{ATMO_DIR}/tuning/calls.csv",
+        best=f"{ATMO_DIR}/tuning/best.json",
+    log:
+        f"logs/atmo/{atmo_pair()}/tune.log",
+    benchmark:
+        f"benchmarks/atmo/{atmo_pair()}/tune.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=atmo_runtime_minutes() * 3 * 50,
+    params:
+        cfg=atmo_params(
+            "model", "log_every", "checkpoint_every", "evaluation", "tuning"
+        ),
+    script:
+        "../scripts/atmo_tune.py"
+
+
+rule atmo_dimension:
+    input:
+        "results/datasets/atmo.parquet",
+    output:
+        accuracy="results/atmo/dimension/cv_accuracy.csv",
+        png="results/atmo/dimension/cv_accuracy.png",
+        params="results/atmo/dimension/best_params.json",
+    log:
+        "logs/atmo/dimension.log",
+    benchmark:
+        "benchmarks/atmo/dimension.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    params:
+        cfg=atmo_params("dimension"),
+    script:
+        "../scripts/atmo_dimension.py"
+
+
+rule atmo_tandem:
+    input:
+        atmo="results/datasets/atmo.parquet",
+        model=f"{ATMO_DIR}/models/augcyc_fold0_seed{ATMO['seeds'][0]}.pt",
+        params=rules.atmo_dimension.output.params,
+    output:
+        bars_png=f"{ATMO_DIR}/tandem/dimension_shares.png",
+        bars_csv=f"{ATMO_DIR}/tandem/dimension_shares.csv",
+        umap_png=f"{ATMO_DIR}/tandem/umap.png",
+        umap_csv=f"{ATMO_DIR}/tandem/umap.csv",
+    log:
+        f"logs/atmo/{atmo_pair()}/tandem.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        cfg=atmo_params("dimension", "tandem"),
+    script:
+        "../scripts/atmo_tandem.py"
+
+
 rule atmo:
     input:
         rules.atmo_split.output,
         rules.atmo_evaluate.output,
         rules.atmo_figures.output,
         rules.atmo_generated_figures.output,
+        rules.atmo_dimension.output,
+        rules.atmo_tandem.output,
+        rules.atmo_sweep.output,

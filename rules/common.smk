@@ -20,6 +20,8 @@ wildcard_constraints:
     source="|".join(map(re.escape, SOURCES)),
     dataset="|".join(map(re.escape, DATASETS)),
     model="augcyc|cyclegan",
+    fraction=r"\d\.\d\d",
+    unpaired="with|without",
     fold=r"\d+",
     seed=r"\d+",
 
@@ -52,6 +54,14 @@ ATMO_PAPER_MODEL = {
 }
 
 
+# Fig. 6 of the paper: 0 to 0.7 in steps of 0.1 and 10 seeds. With three folds
+# at most 2/3 of the can-pair B are outside a fold's test part, so 0.67 ends it.
+ATMO_PAPER_SWEEP = {
+    "fractions": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.67],
+    "seeds": list(range(10)),
+}
+
+
 def atmo_pair():
     from compgen.atmo.data import pair_label
 
@@ -63,7 +73,18 @@ def atmo_training_config():
     cfg = dict(config["atmo"])
     if cfg["paper_scale"]:
         cfg["model"] = ATMO_PAPER_MODEL
+        cfg["fraction_sweep"] = ATMO_PAPER_SWEEP
     return cfg
+
+
+# Every atmo job needs the pairing and split; beyond that each gets only the
+# sections it reads, so changing one stage's setting reruns that stage alone.
+ATMO_SPLIT_KEYS = ("amine_a", "amine_b", "n_folds", "split_seed", "seeds")
+
+
+def atmo_params(*sections):
+    cfg = atmo_training_config()
+    return {key: cfg[key] for key in (*ATMO_SPLIT_KEYS, *sections)}
 
 
 def atmo_runtime_minutes():
@@ -85,4 +106,15 @@ def atmo_loss_files(wildcards):
     return {
         k: v.replace(".pt", "_losses.csv")
         for k, v in atmo_model_files(wildcards).items()
+    }
+
+
+def atmo_sweep_model_files(wildcards):
+    """Every model of the paired-fraction sweep (Fig. 6), keyed fraction_unpaired_seed."""
+    from compgen.atmo.study import sweep_points
+
+    cfg = atmo_training_config()
+    return {
+        f"{fraction}_{unpaired}_{seed}": f"results/atmo/{atmo_pair()}/sweep/models/paired{fraction}_{unpaired}_seed{seed}.pt"
+        for fraction, unpaired, seed in sweep_points(cfg)
     }

@@ -170,7 +170,10 @@ TINY_ATMO = {
     "model": {"width": 4, "blocks": 1, "epochs": 2},
     "log_every": 1,
     "checkpoint_every": 1,
-    "evaluation": {"n_sample": 3, "n_sample_max": 4, "z_points": 5},
+    "evaluation": {"n_sample": 3, "n_sample_max": 4, "z_points": 5, "n_generate": 2},
+    "dimension": {"n_iter": 1, "magpie": False},
+    "tandem": {"n_draws": 2},
+    "fraction_sweep": {"fractions": [0.0, 0.5], "seeds": [0]},
 }
 
 
@@ -188,7 +191,7 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     assert (summary.loc[summary["fold"].astype(str) == "all", "n"] == 150).all()
     deltas = pd.read_parquet(study / "deltas.parquet")
     assert len(deltas) == 150 * 5
-    for name in ["delta_distributions", "nsample_curve", "loss_curves"]:
+    for name in ["delta_distributions", "nsample_curve", "loss_curves", "element_ratio", "umap", "fraction_sweep"]:
         assert (study / "figures" / f"{name}.png").stat().st_size > 5_000
         assert (study / "figures" / f"{name}.csv").stat().st_size > 0
     curve = pd.read_csv(study / "figures" / "nsample_curve.csv")
@@ -196,3 +199,80 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     assert curve["mean_delta"].is_monotonic_decreasing
     log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc_fold0_seed0.log").read_text()
     assert "epoch 2/2" in log
+    sweep = pd.read_csv(study / "figures" / "fraction_sweep.csv")
+    assert sorted(zip(sweep["paired_fraction"], sweep["unpaired"])) == [(0.0, "with"), (0.5, "with"), (0.5, "without")]
+    assert (sweep["n"] == 50).all()
+    accuracy = pd.read_csv(work / "results" / "atmo" / "dimension" / "cv_accuracy.csv").set_index("model")
+    assert accuracy.loc["majority_class", "accuracy_mean"] == pytest.approx(1393 / 3724)
+    shares = pd.read_csv(study / "tandem" / "dimension_shares.csv")
+    np.testing.assert_allclose(shares[["0", "1", "2", "3"]].sum(1), 1.0)
+    assert (study / "tandem" / "umap.png").exists()
+
+    # Changing one stage's setting reruns that stage, not the training jobs before it.
+    config["atmo"]["tandem"]["n_draws"] = 3
+    dry = run_workflow(work, ["atmo"], config, mirror, "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-2000:]
+    scheduled = dry.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    assert "atmo_tandem" in scheduled
+    assert "atmo_train" not in scheduled and "atmo_evaluate" not in scheduled
+
+
+def test_sweep_points_skip_the_empty_pool_and_rotate_folds():
+    from compgen.atmo.study import sweep_fold, sweep_points
+
+    cfg = {"n_folds": 3, "fraction_sweep": {"fractions": [0.0, 0.5], "seeds": [0, 4]}}
+    assert sweep_points(cfg) == [
+        ("0.00", "with", 0), ("0.00", "with", 4),
+        ("0.50", "with", 0), ("0.50", "with", 4),
+        ("0.50", "without", 0), ("0.50", "without", 4),
+    ]  # fmt: skip
+    assert [sweep_fold(s, cfg) for s in (0, 1, 2, 3, 4)] == [0, 1, 2, 0, 1]
+
+
+def test_tandem_features_follow_the_classifier_element_order():
+    from sklearn.tree import DecisionTreeClassifier
+
+    from compgen.atmo.dimension import tandem_predictions
+
+    classifier_elements = ["H", "C", "N", "O", "V"]
+    # the tree only looks at V (column 4): dimension 3 when V is present
+    X = np.array([[0.5, 0.2, 0.1, 0.2, 0.0], [0.4, 0.2, 0.1, 0.2, 0.1]])
+    tree = DecisionTreeClassifier().fit(X, [0, 3])
+    generated = np.array([[0.1, 0.3, 0.6], [0.5, 0.0, 0.5]])  # over O, V, H
+    assert tandem_predictions(tree, classifier_elements, generated, ["O", "V", "H"]).tolist() == [3, 0]
+    with pytest.raises(ValueError, match="'Mo'"):
+        tandem_predictions(tree, classifier_elements, generated, ["O", "Mo", "H"])
+
+
+def test_classifier_accuracy_table_on_a_separable_toy_set():
+    from compgen.atmo.dimension import cross_validated_accuracy
+
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2, 3], 25)
+    X = np.eye(4)[y] + rng.normal(0, 0.05, (100, 4))
+    table, tuned = cross_validated_accuracy({"fractions": X}, y, n_iter=2, seed=0, threads=1)
+    rows = table.set_index("model")
+    assert rows.loc["majority_class", "accuracy_mean"] == 0.25
+    assert rows.loc["1nn_manhattan", "accuracy_mean"] == 1.0
+    assert (rows.loc[["knn", "logistic", "random_forest"], "accuracy_mean"] == 1.0).all()
+    assert set(tuned) == {("fractions", "knn"), ("fractions", "logistic"), ("fractions", "random_forest")}
+
+
+def test_tuning_records_every_call_and_resumes(tmp_path, atmo_table):
+    from compgen.atmo.tuning import NAMES, tune, write_results
+
+    pools = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
+    base = TrainSettings(width=4, blocks=1, epochs=2, log_every=10, checkpoint_every=10)
+    progress = tmp_path / "calls.progress.csv"
+    first = tune(pools, base, n_folds=2, n_sample=2, n_calls=2, seed=0, progress=progress)
+    assert len(first) == 2 and list(first.columns) == [*NAMES, "mean_delta_sample"]
+    assert (first["mean_delta_sample"] > 0).all()
+    assert first["blocks"].between(5, 25).all() and first["lambda_z"].between(0.01, 10).all()
+    resumed = tune(pools, base, n_folds=2, n_sample=2, n_calls=3, seed=0, progress=progress)
+    assert len(resumed) == 3
+    pd.testing.assert_frame_equal(resumed.iloc[:2], first, check_dtype=False)
+    write_results(resumed, tmp_path / "calls.csv", tmp_path / "best.json")
+    import json
+
+    best = json.loads((tmp_path / "best.json").read_text())
+    assert best["mean_delta_sample"] == resumed["mean_delta_sample"].min()

@@ -122,3 +122,75 @@ def umap_embedding(groups: dict[str, np.ndarray], seed: int, png, csv) -> None:
     ax.set_ylabel("UMAP 2")
     ax.legend(fontsize=8)
     save_figure(fig, png)
+
+
+def accuracy_bars(table: pd.DataFrame, png) -> None:
+    """Cross-validated accuracy per classifier and feature set, majority class as a line."""
+    majority = table.loc[table["model"] == "majority_class", "accuracy_mean"].iloc[0]
+    shown = table[table["model"] != "majority_class"]
+    fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
+    labels = [f"{m}\n{f}" for f, m in zip(shown["features"], shown["model"])]
+    ax.bar(labels, shown["accuracy_mean"], yerr=shown["accuracy_std"], capsize=4, color="tab:green")
+    ax.axhline(majority, color="grey", linestyle="--", label=f"majority class {majority:.3f}")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("5-fold accuracy")
+    ax.tick_params(axis="x", labelsize=8)
+    ax.legend()
+    save_figure(fig, png)
+
+
+def tandem_figures(generated, predicted, real_vectors, real: pd.DataFrame, system: str, seed: int, outputs) -> None:
+    """Fig. 9: share of each dimensionality, generated vs real; Fig. 10: UMAP coloured by dimensionality."""
+    import umap
+
+    shares = pd.concat(
+        [
+            pd.DataFrame({"set": "generated C'_B (predicted)", "dimension": predicted}),
+            real.assign(set="real B (all)")[["set", "dimension"]],
+        ]
+    )
+    counts = shares.groupby(["set", "dimension"]).size().unstack(fill_value=0).reindex(columns=range(4), fill_value=0)
+    proportions = counts.div(counts.sum(1), axis=0)
+    write_csv(proportions.reset_index(), outputs["bars_csv"])
+    fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")
+    width = 0.8 / len(proportions)
+    for k, (name, row) in enumerate(proportions.iterrows()):
+        ax.bar(np.arange(4) + k * width, row.to_numpy(), width=width, label=f"{name} (n={counts.loc[name].sum()})")
+    ax.set_xticks(np.arange(4) + 0.4 - width / 2, [f"{d}D" for d in range(4)])
+    ax.set_ylabel("share")
+    ax.set_title(system)
+    ax.legend(fontsize=8)
+    save_figure(fig, outputs["bars_png"])
+
+    stacked = np.concatenate([generated, real_vectors])
+    xy = umap.UMAP(metric="minkowski", metric_kwds={"p": 1}, random_state=seed, n_jobs=1, n_neighbors=min(15, len(stacked) - 1)).fit_transform(stacked)
+    points = pd.DataFrame(
+        {
+            "set": ["generated C'_B"] * len(generated) + real["set"].tolist(),
+            "dimension": np.concatenate([predicted, real["dimension"].to_numpy()]),
+            "umap_1": xy[:, 0],
+            "umap_2": xy[:, 1],
+        }
+    )
+    write_csv(points, outputs["umap_csv"])
+    fig, ax = plt.subplots(figsize=(6.5, 5.5), layout="constrained")
+    colours = plt.get_cmap("viridis", 4)
+    markers = {"generated C'_B": ("o", 12, 0.3), "real B (training)": ("s", 40, 1.0), "real B (test, fold 0)": ("^", 50, 1.0)}
+    for name, part in points.groupby("set"):
+        marker, size, alpha = markers[name]
+        ax.scatter(part["umap_1"], part["umap_2"], c=part["dimension"], cmap=colours, vmin=-0.5, vmax=3.5, marker=marker, s=size, alpha=alpha, edgecolors="k" if alpha == 1 else "none", label=name)
+    ax.legend(fontsize=8)
+    ax.set_title(f"{system}: colour = dimensionality (predicted for C'_B)")
+    save_figure(fig, outputs["umap_png"])
+
+
+def fraction_sweep(table: pd.DataFrame, png) -> None:
+    """Mean Δ_sample against the share of can-pair B in training, with and without unpaired data (Fig. 6)."""
+    fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
+    for unpaired, part in table.groupby("unpaired"):
+        stats = part.groupby("paired_fraction")["mean_delta_sample"].agg(["mean", "std", "size"])
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4, label=f"{unpaired} unpaired data ({stats['size'].max()} seeds)")
+    ax.set_xlabel("fraction of can-pair B used in training")
+    ax.set_ylabel("mean Δ_sample")
+    ax.legend()
+    save_figure(fig, png)

@@ -47,10 +47,13 @@ def write_split(pools: AminePools, path: str | Path) -> None:
     write_csv(pools.table[columns], path)
 
 
-def train_job(atmo: pd.DataFrame, cfg: dict, model: str, fold: int, seed: int, output, losses_csv, threads: int) -> None:
+def train_job(
+    atmo: pd.DataFrame, cfg: dict, model: str, fold: int, seed: int, output, losses_csv, threads: int,
+    paired_fraction: float | None = None, with_unpaired: bool = True,
+) -> None:  # fmt: skip
     torch.set_num_threads(threads)
     pools = pools_from_config(atmo, cfg)
-    rows = pools.fold(fold)
+    rows = pools.fold(fold, paired_fraction, with_unpaired)
     settings = train_settings(cfg, model, fold, seed, len(pools.elements))
     log.info("training %s on fold %d (seed %d): %d A, %d B; %s", model, fold, seed, len(rows["train_a"]), len(rows["train_b"]), settings)
     losses = train(settings, pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], output)
@@ -154,3 +157,97 @@ def generated_figures(atmo: pd.DataFrame, generated: pd.DataFrame, cfg: dict, ou
     element_ratio(fake_b, pools.vectors[test_b], pools.elements, numerator, denominator, outputs["ratio_png"], outputs["ratio_csv"])
     groups = {"generated C'_B": fake_b, "C_A": pools.vectors[sources], "real C_B": pools.vectors[test_b]}
     umap_embedding(groups, cfg["evaluation"]["seed"], outputs["umap_png"], outputs["umap_csv"])
+
+
+def dimension_job(atmo: pd.DataFrame, cfg: dict, outputs, threads: int) -> None:
+    """Cross-validated accuracy of the tuned classifiers on fractions (and Magpie), and the tuned parameters."""
+    import json
+
+    from compgen.atmo.dimension import cross_validated_accuracy, fraction_features, magpie_features, plain_params
+    from compgen.atmo.plots import accuracy_bars
+
+    settings = cfg["dimension"]
+    X, elements = fraction_features(atmo)
+    features = {"fractions": X}
+    if settings["magpie"]:
+        features["magpie"] = magpie_features(X, elements)
+    y = atmo["dimension"].to_numpy()
+    table, tuned = cross_validated_accuracy(features, y, settings["n_iter"], settings["seed"], threads)
+    write_csv(table, outputs["accuracy"])
+    accuracy_bars(table, outputs["png"])
+    forest = tuned[("fractions", "random_forest")]
+    params = plain_params({k: v for k, v in forest.get_params().items() if k in ("n_estimators", "max_features", "min_samples_leaf")})
+    Path(outputs["params"]).write_text(json.dumps({"random_forest": params, "elements": elements}, indent=1))
+
+
+def tandem_job(atmo: pd.DataFrame, cfg: dict, model_path: str, params_path: str, outputs) -> None:
+    """Dimensionality of C'_B generated for one chemical system against the real B structures (Figs. 9-10)."""
+    import json
+
+    from compgen.atmo.dimension import fraction_features, tandem_predictions, tuned_forest
+    from compgen.atmo.plots import tandem_figures
+
+    settings = cfg["tandem"]
+    system = "-".join(sorted(settings["system"].split("-")))
+    saved = json.loads(Path(params_path).read_text())
+    X, elements = fraction_features(atmo, saved["elements"])
+    forest = tuned_forest(saved["random_forest"], cfg["dimension"]["seed"]).fit(X, atmo["dimension"].to_numpy())
+
+    pools = pools_from_config(atmo, cfg)
+    t = pools.table
+    sources = t.index[(t["pool"] == "A") & (t["chemical_system"] == system)]
+    real_b = t.index[(t["pool"] == "B") & (t["chemical_system"] == system)]
+    if len(sources) == 0:
+        raise ValueError(f"atmo.tandem.system {system!r}: no {cfg['amine_a']} structure has this chemical system")
+    device = pick_device()
+    model, _ = load_model(model_path, device)
+    c_a = torch.as_tensor(pools.vectors[sources], dtype=torch.float32, device=device)
+    generator = torch.Generator().manual_seed(settings["seed"])
+    generated = generate(model, c_a, settings["n_draws"], generator).double().cpu().numpy().reshape(-1, len(pools.elements))
+    predicted = tandem_predictions(forest, elements, generated, pools.elements)
+    fold0_test = set(pools.fold(0)["test_b"])
+    real = pd.DataFrame(
+        {"set": ["real B (test, fold 0)" if i in fold0_test else "real B (training)" for i in real_b], "dimension": t.loc[real_b, "dimension"].to_numpy()}
+    )
+    log.info("%s: %d C_A -> %d C'_B; %d real B", system, len(sources), len(generated), len(real_b))
+    tandem_figures(generated, predicted, pools.vectors[real_b], real, system, settings["seed"], outputs)
+
+
+def sweep_fold(seed: int, cfg: dict) -> int:
+    """The fold a sweep point of this seed is trained and scored on: seeds rotate through the folds."""
+    return seed % cfg["n_folds"]
+
+
+def sweep_points(cfg: dict) -> list[tuple[str, str, int]]:
+    """(paired fraction, 'with'/'without' unpaired data, seed) of every point of the Fig. 6 sweep."""
+    sweep = cfg["fraction_sweep"]
+    points = []
+    for fraction in sweep["fractions"]:
+        for unpaired in ("with", "without"):
+            if unpaired == "without" and fraction == 0:
+                continue  # no B left to train on
+            points += [(f"{fraction:.2f}", unpaired, seed) for seed in sweep["seeds"]]
+    return points
+
+
+def sweep_evaluate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, str, int], str], outputs) -> None:
+    """Mean Δ_sample of every sweep point, and the figure of Fig. 6."""
+    from compgen.atmo.plots import fraction_sweep
+
+    pools = pools_from_config(atmo, cfg)
+    evaluation = cfg["evaluation"]
+    device = pick_device()
+    rows = []
+    for (fraction, unpaired, seed), path in sorted(models.items()):
+        fold = sweep_fold(seed, cfg)
+        model, _ = load_model(path, device)
+        deltas, _ = evaluate_fold(
+            pools.vectors, pools.table, pools.fold(fold)["test_b"], model, None,
+            evaluation["n_sample"], evaluation["n_sample"], np.array([0.0]), seed=evaluation["seed"] + seed,
+        )  # fmt: skip
+        sample = deltas.loc[deltas["method"] == "augcyc_sample", "delta"]
+        rows.append({"paired_fraction": float(fraction), "unpaired": unpaired, "seed": seed, "fold": fold, "n": len(sample), "mean_delta_sample": sample.mean()})
+        log.info("fraction %s, %s unpaired, seed %d: mean Δ_sample %.4f", fraction, unpaired, seed, sample.mean())
+    table = pd.DataFrame(rows)
+    write_csv(table, outputs["csv"])
+    fraction_sweep(table, outputs["png"])

@@ -1,0 +1,18 @@
+from compgen.atmo.study import sweep_fold, train_job
+from compgen.io import read_table
+from compgen.workflow import job_logging
+
+with job_logging(snakemake.log[0]):
+    seed = int(snakemake.wildcards.seed)
+    train_job(
+        read_table(snakemake.input[0]),
+        snakemake.params.cfg,
+        "augcyc",
+        sweep_fold(seed, snakemake.params.cfg),
+        seed,
+        snakemake.output.model,
+        snakemake.output.losses,
+        snakemake.threads,
+        paired_fraction=float(snakemake.wildcards.fraction),
+        with_unpaired=snakemake.wildcards.unpaired == "with",
+    )
