@@ -178,7 +178,8 @@ def tandem_figures(generated, predicted, real_vectors, real: pd.DataFrame, syste
     markers = {"generated C'_B": ("o", 12, 0.3), "real B (training)": ("s", 40, 1.0), "real B (test, fold 0)": ("^", 50, 1.0)}
     for name, part in points.groupby("set"):
         marker, size, alpha = markers[name]
-        ax.scatter(part["umap_1"], part["umap_2"], c=part["dimension"], cmap=colours, vmin=-0.5, vmax=3.5, marker=marker, s=size, alpha=alpha, edgecolors="k" if alpha == 1 else "none", label=name)
+        shown = ax.scatter(part["umap_1"], part["umap_2"], c=part["dimension"], cmap=colours, vmin=-0.5, vmax=3.5, marker=marker, s=size, alpha=alpha, edgecolors="k" if alpha == 1 else "none", label=name)
+    fig.colorbar(shown, ax=ax, ticks=range(4), label="framework dimensionality")
     ax.legend(fontsize=8)
     ax.set_title(f"{system}: colour = dimensionality (predicted for C'_B)")
     save_figure(fig, outputs["umap_png"])
