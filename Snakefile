@@ -12,6 +12,7 @@ validate(config, "schemas/config.schema.yaml", set_default=True)
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/atmo.smk"
+include: "rules/elpasolite.smk"
 
 
 rule all:
@@ -19,3 +20,4 @@ rule all:
     input:
         rules.datasets.input,
         rules.atmo.input,
+        rules.elpasolite.input,

@@ -1,0 +1,105 @@
+"""Energy classes of the space and the paper's metrics (eqs 2-6) for generated samples.
+
+Everything works on integer keys: a class table of 39^4 entries (-1 for
+assignments that are not compositions of the space) turns a batch of
+generated samples into classes by indexing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial.distance import jensenshannon
+
+from compgen.elpasolite.space import N_ELEMENTS, enumerate_space, keys, valid
+
+N_CLASSES = 10
+
+
+def class_edges(dft_energies: np.ndarray) -> np.ndarray:
+    """Eleven edges of ten equal-width classes spanning the DFT range."""
+    return np.linspace(dft_energies.min(), dft_energies.max(), N_CLASSES + 1)
+
+
+def energy_class(energies: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Class 1 (most stable) to 10; values beyond either end fall into the end classes."""
+    return np.clip(np.digitize(energies, edges[1:-1]) + 1, 1, N_CLASSES).astype(np.int8)
+
+
+def label_space(grid: np.ndarray, dft: pd.DataFrame, edges: np.ndarray) -> pd.DataFrame:
+    """Every composition with its energy: DFT where computed (or its A/B swap), the oracle elsewhere."""
+    space = enumerate_space()
+    space_keys = keys(space)
+    energy = grid[space_keys].copy()
+    source = np.full(len(space), "oracle", dtype=object)
+    position = np.searchsorted(space_keys, keys(dft[list("ABCD")].to_numpy()))
+    energy[position] = dft["e_form"].to_numpy()
+    source[position] = dft["source"].to_numpy()
+    table = pd.DataFrame(space, columns=list("ABCD")).astype(np.int8)
+    table.insert(0, "key", space_keys)
+    table["e_form"] = energy
+    table["source"] = pd.Categorical(source, categories=["dft", "dft_ab_swap", "oracle"])
+    table["energy_class"] = energy_class(energy, edges)
+    return table
+
+
+def class_table(space: pd.DataFrame) -> np.ndarray:
+    """39^4 lookup from key to class; -1 where the key is not a composition of the space."""
+    table = np.full(N_ELEMENTS**4, -1, dtype=np.int8)
+    table[space["key"].to_numpy()] = space["energy_class"].to_numpy()
+    return table
+
+
+def site_distributions(indices: np.ndarray) -> np.ndarray:
+    """p(Z|S): 4 x 39, the share of each element on each site."""
+    counts = np.stack([np.bincount(indices[:, s], minlength=N_ELEMENTS) for s in range(4)]).astype(float)
+    return counts / counts.sum(1, keepdims=True).clip(min=1)
+
+
+def js_distance(p: np.ndarray, q: np.ndarray) -> float:
+    """Eq. 6: Jensen-Shannon distance (base 2) of p(Z|S) and q(Z|S), averaged over the four sites."""
+    return float(np.mean([jensenshannon(p[s], q[s], base=2) for s in range(4)]))
+
+
+def neighbours(target: int) -> list[int]:
+    return [c for c in (target - 1, target + 1) if 1 <= c <= N_CLASSES]
+
+
+def generation_metrics(samples: np.ndarray, lookup: np.ndarray, space: pd.DataFrame, target: int) -> dict:
+    """Precision and coverage (right and neighbouring classes) and JS distance of valid samples (eqs 2-6)."""
+    samples = samples[valid(samples)]
+    classes = lookup[keys(samples)]
+    unique_keys = np.unique(keys(samples))
+    unique_classes = lookup[unique_keys]
+    sizes = space["energy_class"].value_counts()
+    near = neighbours(target)
+    in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
+    unique_samples = samples[np.unique(keys(samples), return_index=True)[1]]
+    return {
+        "n_samples": len(samples),
+        "n_unique": len(unique_keys),
+        "precision_right": float(np.mean(classes == target)),
+        "precision_neigh": float(np.isin(classes, near).mean()),
+        "coverage_right": float((unique_classes == target).sum() / sizes.get(target, 0)) if sizes.get(target, 0) else np.nan,
+        "coverage_neigh": float(np.isin(unique_classes, near).sum() / sum(sizes.get(c, 0) for c in near)),
+        "js": js_distance(site_distributions(unique_samples), site_distributions(in_class)),
+    }
+
+
+def uniform_baseline(n: int, rng: np.random.Generator) -> np.ndarray:
+    """n uniformly random compositions of the space."""
+    out = np.empty((0, 4), dtype=np.int64)
+    while len(out) < n:
+        draw = rng.integers(0, N_ELEMENTS, size=(2 * n, 4))
+        out = np.concatenate([out, draw[valid(draw)]])
+    return out[:n]
+
+
+def prevalence_baseline(n: int, training: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """n compositions drawn site by site from p(Z|S) of the given training compositions, invalid ones redrawn."""
+    p = site_distributions(training)
+    out = np.empty((0, 4), dtype=np.int64)
+    while len(out) < n:
+        draw = np.stack([rng.choice(N_ELEMENTS, size=2 * n, p=p[s]) for s in range(4)], axis=1)
+        out = np.concatenate([out, draw[valid(draw)]])
+    return out[:n]

@@ -1,0 +1,98 @@
+"""The ABC2D6 elpasolite composition space and its 8-D (row, group) representation.
+
+Sites A, B, C, D each hold one of the 39 main-group elements up to Bi, all
+four distinct: 39 * 38 * 37 * 36 = 1,974,024 compositions. A composition is
+stored as four element indices (0-38, in order of Z) and looked up through
+an integer key, so classifying millions of generated samples is array
+indexing, not a Python loop.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pymatgen.core.periodic_table import Element
+
+SITES = "ABCD"
+N_ROWS, N_GROUPS = 6, 8
+ELEMENT_Z = [*range(1, 21), *range(31, 39), *range(49, 57), *range(81, 84)]
+ELEMENTS = [Element.from_Z(z).symbol for z in ELEMENT_Z]
+N_ELEMENTS = len(ELEMENTS)  # 39
+
+
+def _row_group(symbol: str) -> tuple[int, int]:
+    element = Element(symbol)
+    group = element.group if element.group <= 2 else element.group - 10  # 13-18 -> 3-8
+    return element.row, group
+
+
+ROW_GROUP = np.array([_row_group(s) for s in ELEMENTS])  # 39 x 2
+# (row, group) -> element index, -1 where no main-group element of our set sits
+_CELL = np.full((N_ROWS + 1, N_GROUPS + 1), -1)
+_CELL[ROW_GROUP[:, 0], ROW_GROUP[:, 1]] = np.arange(N_ELEMENTS)
+SPACE_SIZE = N_ELEMENTS * (N_ELEMENTS - 1) * (N_ELEMENTS - 2) * (N_ELEMENTS - 3)
+
+
+def element_index(symbols) -> np.ndarray:
+    lookup = {s: i for i, s in enumerate(ELEMENTS)}
+    try:
+        return np.array([lookup[s] for s in symbols])
+    except KeyError as err:
+        raise ValueError(f"{err.args[0]!r} is not one of the 39 main-group elements of the space") from None
+
+
+def keys(indices: np.ndarray) -> np.ndarray:
+    """Integer key of each composition (n x 4 element indices), 0 .. 39^4 - 1."""
+    indices = np.asarray(indices, dtype=np.int64)
+    return ((indices[:, 0] * N_ELEMENTS + indices[:, 1]) * N_ELEMENTS + indices[:, 2]) * N_ELEMENTS + indices[:, 3]
+
+
+def from_keys(key: np.ndarray) -> np.ndarray:
+    key = np.asarray(key, dtype=np.int64)
+    out = np.empty((len(key), 4), dtype=np.int64)
+    for site in range(3, -1, -1):
+        key, out[:, site] = np.divmod(key, N_ELEMENTS)
+    return out
+
+
+def enumerate_space() -> np.ndarray:
+    """All 1,974,024 compositions as element indices (A, B, C, D), in key order."""
+    grid = from_keys(np.arange(N_ELEMENTS**4))
+    distinct = (
+        (grid[:, 0] != grid[:, 1]) & (grid[:, 0] != grid[:, 2]) & (grid[:, 0] != grid[:, 3])
+        & (grid[:, 1] != grid[:, 2]) & (grid[:, 1] != grid[:, 3]) & (grid[:, 2] != grid[:, 3])
+    )  # fmt: skip
+    return grid[distinct]
+
+
+def encode(indices: np.ndarray) -> np.ndarray:
+    """Eq. 1: (row, group) of each site scaled to (-1, 1) as (2x - 1) / n - 1; n x 8."""
+    row_group = ROW_GROUP[np.asarray(indices)]  # n x 4 x 2
+    scale = np.array([N_ROWS, N_GROUPS])
+    return ((2 * row_group - 1) / scale - 1).reshape(len(row_group), 8)
+
+
+def decode(x: np.ndarray) -> np.ndarray:
+    """Round scaled 8-D vectors back to element indices; -1 where a site holds no element of the space.
+
+    A decoded composition is valid when no site is -1 and the four sites differ (`valid`).
+    """
+    x = np.asarray(x, dtype=float).reshape(len(x), 4, 2)
+    scale = np.array([N_ROWS, N_GROUPS])
+    row_group = np.rint(((x + 1) * scale + 1) / 2).astype(np.int64)
+    inside = (row_group >= 1).all(-1) & (row_group <= scale).all(-1)
+    rows, groups = np.clip(row_group[..., 0], 0, N_ROWS), np.clip(row_group[..., 1], 0, N_GROUPS)
+    return np.where(inside, _CELL[rows, groups], -1)
+
+
+def valid(indices: np.ndarray) -> np.ndarray:
+    indices = np.asarray(indices)
+    distinct = np.ones(len(indices), dtype=bool)
+    for i in range(4):
+        for j in range(i + 1, 4):
+            distinct &= indices[:, i] != indices[:, j]
+    return (indices >= 0).all(1) & distinct
+
+
+def formula(indices) -> str:
+    a, b, c, d = (ELEMENTS[i] for i in indices)
+    return f"{a}{b}{c}2{d}6"
