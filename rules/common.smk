@@ -118,3 +118,14 @@ def atmo_sweep_model_files(wildcards):
         f"{fraction}_{unpaired}_{seed}": f"results/atmo/{atmo_pair()}/sweep/models/paired{fraction}_{unpaired}_seed{seed}.pt"
         for fraction, unpaired, seed in sweep_points(cfg)
     }
+
+
+# --- elpasolite ------------------------------------------------------------------
+
+
+def elpasolite_model_files(wildcards):
+    """Every trained elpasolite generator, keyed model_seed."""
+    return {
+        f"cvae_{seed}": f"results/elpasolite/models/cvae_seed{seed}.pt"
+        for seed in config["elpasolite"]["seeds"]
+    }

@@ -28,27 +28,53 @@ rule elpasolite_space:
         "../scripts/elpasolite_space.py"
 
 
-rule elpasolite_baselines:
+rule elpasolite_train_cvae:
     input:
+        "results/datasets/elpasolite_dft.parquet",
+    output:
+        "results/elpasolite/models/cvae_seed{seed}.pt",
+    log:
+        "logs/elpasolite/train_cvae_seed{seed}.log",
+    benchmark:
+        "benchmarks/elpasolite/train_cvae_seed{seed}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=2000,
+        runtime=30,
+    params:
+        settings=config["elpasolite"]["cvae"],
+    script:
+        "../scripts/elpasolite_train_cvae.py"
+
+
+rule elpasolite_evaluate:
+    input:
+        unpack(elpasolite_model_files),
         dft="results/datasets/elpasolite_dft.parquet",
         space="results/elpasolite/space.parquet",
     output:
-        per_seed="results/elpasolite/baselines_per_seed.csv",
-        summary="results/elpasolite/baselines_summary.csv",
+        per_seed="results/elpasolite/metrics_per_seed.csv",
+        summary="results/elpasolite/metrics_summary.csv",
     log:
-        "logs/elpasolite/baselines.log",
+        "logs/elpasolite/evaluate.log",
+    benchmark:
+        "benchmarks/elpasolite/evaluate.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 2
     resources:
-        mem_mb=4000,
+        mem_mb=6000,
         runtime=30,
     params:
         cfg={k: config["elpasolite"][k] for k in ("targets", "seeds")},
     script:
-        "../scripts/elpasolite_baselines.py"
+        "../scripts/elpasolite_evaluate.py"
 
 
 rule elpasolite:
     input:
         rules.elpasolite_space.output,
-        rules.elpasolite_baselines.output,
+        rules.elpasolite_evaluate.output,

@@ -149,6 +149,7 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
         "oracle": {"sigmas": [16], "lambdas": [1e-2], "search_train_size": 500, "learning_curve": [200, 400]},
         "targets": [{"energy_class": 1, "n_samples": 200}],
         "seeds": [0],
+        "cvae": {"hidden": 16, "updates": 20, "batch": 50, "log_every": 10, "checkpoint_every": 10},
     }
     work = tmp_path / "work"
     result = run_workflow(work, ["elpasolite"], config, mirror)
@@ -161,6 +162,30 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     assert list(curve.columns) == ["n_train", "mae", "rmse"] and curve["n_train"].iloc[0] == 200
     space = pd.read_parquet(out / "space.parquet", columns=["source"])
     assert (space["source"] != "oracle").sum() == 21_112
-    summary = pd.read_csv(out / "baselines_summary.csv")
-    assert set(summary["model"]) == {"uniform", "prevalence"}
+    summary = pd.read_csv(out / "metrics_summary.csv")
+    assert set(summary["model"]) == {"uniform", "prevalence", "cvae"}
+    assert (summary["n_samples"] == 200).all() and (summary["n_seeds"] == 1).all()
+    assert summary["precision_right_mean"].between(0, 1).all()
+    assert "update 20/20" in (work / "logs" / "elpasolite" / "train_cvae_seed0.log").read_text()
     assert (out / "figures" / "oracle_learning_curve.png").exists()
+
+
+def test_cvae_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path):
+    import torch
+
+    from compgen.elpasolite.cvae import CVAESettings, load_cvae, sample_valid, train_cvae
+
+    rng = np.random.default_rng(0)
+    indices = enumerate_space()[rng.choice(SPACE_SIZE, 300, replace=False)]
+    classes = rng.integers(1, 11, size=300)
+    settings = CVAESettings(hidden=16, updates=12, batch=32, log_every=6, checkpoint_every=5)
+    train_cvae(settings, indices, classes, tmp_path / "straight.pt")
+    train_cvae(settings, indices, classes, tmp_path / "resumed.pt", stop_after=7)  # killed after update 7
+    assert not (tmp_path / "resumed.pt").exists() and (tmp_path / "resumed.pt.ckpt").exists()
+    train_cvae(settings, indices, classes, tmp_path / "resumed.pt")
+    straight = torch.load(tmp_path / "straight.pt", weights_only=True)["model"]
+    resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)["model"]
+    for name, tensor in straight.items():
+        torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
+    samples, invalid = sample_valid(load_cvae(tmp_path / "straight.pt"), target=1, n=500, seed=0, batch=256)
+    assert samples.shape == (500, 4) and valid(samples).all() and invalid >= 0

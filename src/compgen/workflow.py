@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,3 +34,17 @@ def job_logging(log_path: str | Path) -> Iterator[logging.Logger]:
             logging.captureWarnings(False)
             root.removeHandler(handler)
             root.setLevel(previous_level)
+
+
+def keyed_inputs(inputs, pattern: str) -> dict[tuple, str]:
+    """A job's named inputs whose key matches `pattern`, keyed by its groups (whole numbers as int).
+
+    Rules hand a job a variable number of model files under keys such as
+    `augcyc_fold0_seed1`; this turns them back into ('augcyc', 0, 1).
+    """
+    found = {}
+    for key, path in inputs.items():
+        match = re.fullmatch(pattern, key)
+        if match:
+            found[tuple(int(g) if g.isdigit() else g for g in match.groups())] = path
+    return found

@@ -7,7 +7,6 @@ config is read so a setting means the same thing in every job.
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 
 import numpy as np
@@ -28,15 +27,6 @@ MODELS = {"augcyc": True, "cyclegan": False}  # name -> augmented
 MODEL_KEY = r"(\w+?)_fold(\d+)_seed(\d+)"
 SWEEP_KEY = r"(\d\.\d\d)_(with|without)_(\d+)"
 
-
-def keyed_inputs(inputs, pattern: str) -> dict[tuple, str]:
-    """Named inputs whose key matches `pattern`, keyed by the groups (whole numbers as int)."""
-    found = {}
-    for key, path in inputs.items():
-        match = re.fullmatch(pattern, key)
-        if match:
-            found[tuple(int(g) if g.isdigit() else g for g in match.groups())] = path
-    return found
 
 
 def pools_from_config(atmo: pd.DataFrame, cfg: dict) -> AminePools:

@@ -85,28 +85,6 @@ def space_job(dft: pd.DataFrame, cfg: dict, outputs) -> None:
     log.info("class sizes: %s", classes.set_index("energy_class")["n_space"].to_dict())
 
 
-def baselines_job(dft: pd.DataFrame, space_path, cfg: dict, outputs) -> None:
-    """Uniform-random and prevalence baselines for every target class and seed (eqs 2-6)."""
-    space = read_table(space_path)
-    lookup = class_table(space)
-    training = augmented_dft(dft)
-    edges = class_edges(dft["e_form"].to_numpy())
-    training_classes = energy_class(training["e_form"].to_numpy(), edges)
-    rows = []
-    for target in cfg["targets"]:
-        c, n = target["energy_class"], target["n_samples"]
-        prevalent = training.loc[training_classes == c, list("ABCD")].to_numpy()
-        for seed in cfg["seeds"]:
-            rng = np.random.default_rng(seed)
-            for name, samples in (("uniform", uniform_baseline(n, rng)), ("prevalence", prevalence_baseline(n, prevalent, rng))):
-                metrics = generation_metrics(samples, lookup, space, c)
-                rows.append({"model": name, "target_class": c, "seed": seed, **metrics})
-                log.info("%s, class %d, seed %d: %s", name, c, seed, {k: round(v, 3) for k, v in metrics.items()})
-    per_seed = pd.DataFrame(rows)
-    write_csv(per_seed, outputs["per_seed"])
-    write_csv(summarise_metrics(per_seed), outputs["summary"])
-
-
 METRICS = ["precision_right", "precision_neigh", "coverage_right", "coverage_neigh", "js"]
 
 
@@ -118,3 +96,44 @@ def summarise_metrics(per_seed: pd.DataFrame) -> pd.DataFrame:
         summary[f"{metric}_mean"] = grouped[metric].mean()
         summary[f"{metric}_std"] = grouped[metric].std(ddof=0)
     return summary.reset_index()
+
+
+def training_rows(dft: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Element indices and classes of the DFT set with A/B swaps: what every generator trains on."""
+    training = augmented_dft(dft)
+    classes = energy_class(training["e_form"].to_numpy(), class_edges(dft["e_form"].to_numpy()))
+    return training[list("ABCD")].to_numpy(), classes
+
+
+def train_cvae_job(dft: pd.DataFrame, settings: dict, seed: int, output, threads: int) -> None:
+    import torch
+
+    from compgen.elpasolite.cvae import CVAESettings, train_cvae
+
+    torch.set_num_threads(threads)
+    indices, classes = training_rows(dft)
+    train_cvae(CVAESettings(**settings, seed=seed), indices, classes, output)
+
+
+def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[str, int], str], outputs) -> None:
+    """Metrics of every generator and baseline for every target class and seed (Tables 1 and 2)."""
+    from compgen.elpasolite.cvae import load_cvae, sample_valid
+
+    space = read_table(space_path)
+    lookup = class_table(space)
+    indices, classes = training_rows(dft)
+    rows = []
+    for target in cfg["targets"]:
+        c, n = target["energy_class"], target["n_samples"]
+        for seed in cfg["seeds"]:
+            rng = np.random.default_rng(seed)
+            generated = {"uniform": (uniform_baseline(n, rng), 0), "prevalence": (prevalence_baseline(n, indices[classes == c], rng), 0)}
+            if ("cvae", seed) in models:
+                generated["cvae"] = sample_valid(load_cvae(models[("cvae", seed)]), c, n, seed)
+            for name, (samples, invalid) in generated.items():
+                metrics = generation_metrics(samples, lookup, space, c)
+                rows.append({"model": name, "target_class": c, "seed": seed, "n_invalid": invalid, **metrics})
+                log.info("%s, class %d, seed %d: %s", name, c, seed, {k: round(v, 3) for k, v in metrics.items()})
+    per_seed = pd.DataFrame(rows)
+    write_csv(per_seed, outputs["per_seed"])
+    write_csv(summarise_metrics(per_seed), outputs["summary"])
