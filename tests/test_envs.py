@@ -81,3 +81,13 @@ def test_installed_versions_are_the_pinned_ones():
         installed = version(name)
         # the CPU wheel of torch carries a local tag: 2.13.0+cpu
         assert installed.split("+")[0] == pinned, f"{name}: installed {installed}, pyproject pins {pinned}"
+
+
+def test_gpu_rules_declare_their_resources_and_the_slurm_profile_places_them():
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    gpu_rules = sorted(name for name, (_, body, _) in RULES.items() if "gpu=1" in body)
+    assert {"atmo_train", "elpasolite_train_cvae"} <= set(gpu_rules)
+    for name in gpu_rules:
+        body = RULES[name][1]
+        assert "mem_mb=" in body and "runtime=" in body, f"{name} lacks mem_mb or runtime"
+        assert "slurm_partition" in profile["set-resources"].get(name, {}), f"{name} is not placed by profiles/slurm"
