@@ -58,6 +58,10 @@ rule elpasolite_evaluate:
     output:
         per_seed="results/elpasolite/metrics_per_seed.csv",
         summary="results/elpasolite/metrics_summary.csv",
+        energy_png="results/elpasolite/figures/sample_energies.png",
+        energy_csv="results/elpasolite/figures/sample_energies.csv",
+        sites_png="results/elpasolite/figures/site_distributions.png",
+        sites_csv="results/elpasolite/figures/site_distributions.csv",
     log:
         "logs/elpasolite/evaluate.log",
     benchmark:

@@ -168,6 +168,12 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     assert summary["precision_right_mean"].between(0, 1).all()
     assert "update 20/20" in (work / "logs" / "elpasolite" / "train_cvae_seed0.log").read_text()
     assert (out / "figures" / "oracle_learning_curve.png").exists()
+    sites = pd.read_csv(out / "figures" / "site_distributions.csv")
+    assert set(sites["set"]) == {"full space, class 1", "training set, class 1", "uniform", "prevalence", "cvae"}
+    np.testing.assert_allclose(sites.groupby(["set", "site"])["p"].sum(), 1.0)
+    energies = pd.read_csv(out / "figures" / "sample_energies.csv")
+    assert (energies["set"] == "training set").sum() == 86
+    assert (out / "figures" / "site_distributions.png").stat().st_size > 10_000
 
 
 def test_cvae_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path):

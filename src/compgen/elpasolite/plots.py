@@ -21,3 +21,48 @@ def oracle_figure(curve: pd.DataFrame, png) -> None:
     ax.set_ylabel("held-out error (eV/atom)")
     ax.legend()
     save_figure(fig, png)
+
+
+def site_heatmaps(distributions: dict[str, "np.ndarray"], png, csv) -> None:
+    """p(Z|S) of each set as a 4 x 39 map (Fig. 6), one row of panels per set."""
+    import numpy as np
+
+    from compgen.elpasolite.space import ELEMENTS, SITES
+    from compgen.io import write_csv
+
+    rows = [
+        {"set": name, "site": SITES[s], "element": ELEMENTS[z], "p": p[s, z]}
+        for name, p in distributions.items()
+        for s in range(4)
+        for z in range(len(ELEMENTS))
+    ]
+    write_csv(pd.DataFrame(rows), csv)
+    fig, axes = plt.subplots(len(distributions), 1, figsize=(11, 1.3 * len(distributions) + 0.6), layout="constrained", squeeze=False)
+    vmax = max(float(np.max(p)) for p in distributions.values())
+    for ax, (name, p) in zip(axes[:, 0], distributions.items()):
+        # Square-root scale: one element at p = 1 (F on D) would otherwise flatten the rest.
+        image = ax.imshow(p, aspect="auto", cmap="magma", norm=matplotlib.colors.PowerNorm(0.5, vmin=0, vmax=vmax))
+        ax.set_yticks(range(4), list(SITES))
+        ax.set_xticks([])
+        ax.set_title(name, fontsize=9, loc="left")
+    axes[-1, 0].set_xticks(range(len(ELEMENTS)), ELEMENTS, fontsize=7, rotation=90)
+    fig.colorbar(image, ax=axes[:, 0], label="p(Z | site)")
+    save_figure(fig, png)
+
+
+def energy_histograms(energies: dict[str, "np.ndarray"], png, csv) -> None:
+    """Formation energies of unique samples of each model against the training set (Fig. 5)."""
+    import numpy as np
+
+    from compgen.io import write_csv
+
+    write_csv(pd.concat([pd.DataFrame({"set": k, "e_form": v}) for k, v in energies.items()], ignore_index=True), csv)
+    everything = np.concatenate(list(energies.values()))
+    bins = np.linspace(everything.min(), everything.max(), 50)
+    fig, ax = plt.subplots(figsize=(6.5, 4.2), layout="constrained")
+    for name, values in energies.items():
+        ax.hist(values, bins=bins, density=True, histtype="step", linewidth=1.5, label=f"{name} ({len(values)})")
+    ax.set_xlabel("formation energy (eV/atom)")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    save_figure(fig, png)

@@ -23,7 +23,7 @@ from compgen.elpasolite.metrics import (
     uniform_baseline,
 )
 from compgen.elpasolite.oracle import augmented_dft, build_oracle
-from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE
+from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, keys
 from compgen.io import atomic_path, read_table, write_csv, write_table
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[st
     lookup = class_table(space)
     indices, classes = training_rows(dft)
     rows = []
+    figure_sets: dict[str, np.ndarray] = {}  # unique samples of the first target and seed, for Figs 5-6
     for target in cfg["targets"]:
         c, n = target["energy_class"], target["n_samples"]
         for seed in cfg["seeds"]:
@@ -131,9 +132,27 @@ def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[st
             if ("cvae", seed) in models:
                 generated["cvae"] = sample_valid(load_cvae(models[("cvae", seed)]), c, n, seed)
             for name, (samples, invalid) in generated.items():
+                if target is cfg["targets"][0] and seed == cfg["seeds"][0]:
+                    figure_sets[name] = samples[np.unique(keys(samples), return_index=True)[1]]
                 metrics = generation_metrics(samples, lookup, space, c)
                 rows.append({"model": name, "target_class": c, "seed": seed, "n_invalid": invalid, **metrics})
                 log.info("%s, class %d, seed %d: %s", name, c, seed, {k: round(v, 3) for k, v in metrics.items()})
     per_seed = pd.DataFrame(rows)
     write_csv(per_seed, outputs["per_seed"])
     write_csv(summarise_metrics(per_seed), outputs["summary"])
+    sample_figures(space, indices, classes, cfg["targets"][0]["energy_class"], figure_sets, outputs)
+
+
+def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: dict[str, np.ndarray], outputs) -> None:
+    """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class."""
+    from compgen.elpasolite.plots import energy_histograms, site_heatmaps
+
+    energy = pd.Series(space["e_form"].to_numpy(), index=space["key"].to_numpy())
+    in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
+    training = indices[classes == target]
+    energies = {"training set": energy[keys(training)].to_numpy()}
+    energies.update({name: energy[keys(unique)].to_numpy() for name, unique in samples.items()})
+    energy_histograms(energies, outputs["energy_png"], outputs["energy_csv"])
+    distributions = {f"full space, class {target}": site_distributions(in_class), f"training set, class {target}": site_distributions(training)}
+    distributions.update({name: site_distributions(unique) for name, unique in samples.items()})
+    site_heatmaps(distributions, outputs["sites_png"], outputs["sites_csv"])
