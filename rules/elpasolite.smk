@@ -62,6 +62,8 @@ rule elpasolite_evaluate:
         energy_csv="results/elpasolite/figures/sample_energies.csv",
         sites_png="results/elpasolite/figures/site_distributions.png",
         sites_csv="results/elpasolite/figures/site_distributions.csv",
+        discovery_png="results/elpasolite/figures/discovery_curves.png",
+        discovery_csv="results/elpasolite/figures/discovery_curves.csv",
     log:
         "logs/elpasolite/evaluate.log",
     benchmark:

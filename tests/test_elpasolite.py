@@ -174,6 +174,9 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     energies = pd.read_csv(out / "figures" / "sample_energies.csv")
     assert (energies["set"] == "training set").sum() == 86
     assert (out / "figures" / "site_distributions.png").stat().st_size > 10_000
+    discovery = pd.read_csv(out / "figures" / "discovery_curves.csv")
+    last = discovery.groupby("model")["n_generated"].max()
+    assert (last == 200).all() and set(last.index) == {"uniform", "prevalence", "cvae"}
 
 
 def test_cvae_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path):
@@ -195,3 +198,14 @@ def test_cvae_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_pat
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
     samples, invalid = sample_valid(load_cvae(tmp_path / "straight.pt"), target=1, n=500, seed=0, batch=256)
     assert samples.shape == (500, 4) and valid(samples).all() and invalid >= 0
+
+
+def test_discovery_curve_counts_by_hand():
+    from compgen.elpasolite.metrics import discovery_curve
+
+    comps, space, lookup = _toy_space()
+    # training knows comps[0]; run: 0 (rediscovery), 1 (novel, class 1), 1 (repeat), 4 (novel, class 2), 8 (novel, class 3)
+    run = comps[[0, 1, 1, 4, 8]]
+    curve = discovery_curve(run, keys(comps[[0]]), lookup, target=1, points=5).set_index("n_generated")
+    assert curve.loc[5].to_dict() == {"novel_target": 1, "novel_neighbours": 1, "novel_other": 1, "repetitions": 1, "rediscoveries": 1}
+    assert curve.loc[2, "novel_target"] == 1 and curve.loc[2, "repetitions"] == 0 and curve.loc[3, "repetitions"] == 1

@@ -103,3 +103,23 @@ def prevalence_baseline(n: int, training: np.ndarray, rng: np.random.Generator) 
         draw = np.stack([rng.choice(N_ELEMENTS, size=2 * n, p=p[s]) for s in range(4)], axis=1)
         out = np.concatenate([out, draw[valid(draw)]])
     return out[:n]
+
+
+def discovery_curve(samples: np.ndarray, training_keys: np.ndarray, lookup: np.ndarray, target: int, points: int = 60) -> pd.DataFrame:
+    """Along the run of valid samples (in generation order): cumulative novel discoveries in the
+    target class, in its neighbours and elsewhere, repetitions and rediscoveries of training compositions."""
+    sample_keys = keys(samples)
+    first = np.zeros(len(sample_keys), dtype=bool)
+    first[np.unique(sample_keys, return_index=True)[1]] = True
+    known = np.isin(sample_keys, training_keys)
+    classes = lookup[sample_keys]
+    novel = first & ~known
+    counts = {
+        "novel_target": np.cumsum(novel & (classes == target)),
+        "novel_neighbours": np.cumsum(novel & np.isin(classes, neighbours(target))),
+        "novel_other": np.cumsum(novel & (classes != target) & ~np.isin(classes, neighbours(target))),
+        "repetitions": np.cumsum(~first),
+        "rediscoveries": np.cumsum(first & known),
+    }
+    at = np.unique(np.geomspace(1, len(sample_keys), points).astype(int)) - 1
+    return pd.DataFrame({"n_generated": at + 1, **{k: v[at] for k, v in counts.items()}})

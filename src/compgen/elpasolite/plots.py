@@ -66,3 +66,22 @@ def energy_histograms(energies: dict[str, "np.ndarray"], png, csv) -> None:
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
     save_figure(fig, png)
+
+
+def discovery_curves(curves: pd.DataFrame, png, csv) -> None:
+    """Cumulative discoveries against samples generated, one panel per model (Figs. 4 and 7)."""
+    from compgen.io import write_csv
+
+    write_csv(curves, csv)
+    models = list(dict.fromkeys(curves["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), layout="constrained", squeeze=False, sharey=True)
+    for ax, model in zip(axes[0], models):
+        part = curves[curves["model"] == model]
+        for column in ("novel_target", "novel_neighbours", "novel_other", "repetitions", "rediscoveries"):
+            # zero is drawn at 0.5: a log axis has no 0
+            ax.loglog(part["n_generated"], part[column].clip(lower=0.5), label=column.replace("_", " "))
+        ax.set_title(model)
+        ax.set_xlabel("valid samples generated")
+    axes[0][0].set_ylabel("count")
+    axes[0][-1].legend(fontsize=7)
+    save_figure(fig, png)

@@ -14,6 +14,7 @@ from compgen.elpasolite.metrics import (
     N_CLASSES,
     class_edges,
     class_table,
+    discovery_curve,
     energy_class,
     generation_metrics,
     js_distance,
@@ -133,7 +134,7 @@ def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[st
                 generated["cvae"] = sample_valid(load_cvae(models[("cvae", seed)]), c, n, seed)
             for name, (samples, invalid) in generated.items():
                 if target is cfg["targets"][0] and seed == cfg["seeds"][0]:
-                    figure_sets[name] = samples[np.unique(keys(samples), return_index=True)[1]]
+                    figure_sets[name] = samples  # in generation order
                 metrics = generation_metrics(samples, lookup, space, c)
                 rows.append({"model": name, "target_class": c, "seed": seed, "n_invalid": invalid, **metrics})
                 log.info("%s, class %d, seed %d: %s", name, c, seed, {k: round(v, 3) for k, v in metrics.items()})
@@ -147,6 +148,11 @@ def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: 
     """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class."""
     from compgen.elpasolite.plots import energy_histograms, site_heatmaps
 
+    from compgen.elpasolite.plots import discovery_curves
+
+    curves = [discovery_curve(run, keys(indices), class_table(space), target).assign(model=name) for name, run in samples.items()]
+    discovery_curves(pd.concat(curves, ignore_index=True), outputs["discovery_png"], outputs["discovery_csv"])
+    samples = {name: run[np.unique(keys(run), return_index=True)[1]] for name, run in samples.items()}
     energy = pd.Series(space["e_form"].to_numpy(), index=space["key"].to_numpy())
     in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
     training = indices[classes == target]
