@@ -236,8 +236,8 @@ def test_tandem_features_follow_the_classifier_element_order():
 
     classifier_elements = ["H", "C", "N", "O", "V"]
     # the tree only looks at V (column 4): dimension 3 when V is present
-    X = np.array([[0.5, 0.2, 0.1, 0.2, 0.0], [0.4, 0.2, 0.1, 0.2, 0.1]])
-    tree = DecisionTreeClassifier().fit(X, [0, 3])
+    X = np.array([[0.5, 0.2, 0.1, 0.2, 0.0], [0.5, 0.2, 0.1, 0.2, 0.1]])  # differ in V alone
+    tree = DecisionTreeClassifier(random_state=0).fit(X, [0, 3])
     generated = np.array([[0.1, 0.3, 0.6], [0.5, 0.0, 0.5]])  # over O, V, H
     assert tandem_predictions(tree, classifier_elements, generated, ["O", "V", "H"]).tolist() == [3, 0]
     with pytest.raises(ValueError, match="'Mo'"):
