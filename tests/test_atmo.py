@@ -156,7 +156,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
 
     train(settings, a, b, tmp_path / "resumed.pt", stop_after=5)  # killed after epoch 5
     assert not (tmp_path / "resumed.pt").exists()
-    assert torch.load(tmp_path / "resumed.pt.ckpt", weights_only=True)["epoch"] == 3
+    assert torch.load(tmp_path / "resumed.pt.ckpt", weights_only=True)["step"] == 3
     losses = train(settings, a, b, tmp_path / "resumed.pt")
     assert len(losses) == 8 and losses["epoch"].tolist() == list(range(1, 9))
     straight = torch.load(tmp_path / "straight.pt", weights_only=True)["model"]

@@ -20,6 +20,7 @@ import pandas as pd
 import torch
 
 from compgen.atmo.models import CompositionGAN, discriminator_losses, generator_losses, loss_names
+from compgen.checkpoint import resume_checkpoint, save_checkpoint
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -86,20 +87,6 @@ def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
     return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999), fused=True)
 
 
-def _save_checkpoint(path: Path, epoch: int, model, opt_g, opt_d, generator, history, settings) -> None:
-    state = {
-        "epoch": epoch,
-        "settings": dataclasses.asdict(settings),
-        "model": model.state_dict(),
-        "opt_g": opt_g.state_dict(),
-        "opt_d": opt_d.state_dict(),
-        "rng": generator.get_state(),
-        "history": history[:epoch].cpu(),
-    }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
 def train(
     settings: TrainSettings,
     vectors_a: np.ndarray,
@@ -128,19 +115,10 @@ def train(
 
     names = loss_names(settings.augmented)
     history = torch.zeros(settings.epochs, len(names), device=device)
-    start = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["settings"] == dataclasses.asdict(settings):
-            model.load_state_dict(state["model"])
-            opt_g.load_state_dict(state["opt_g"])
-            opt_d.load_state_dict(state["opt_d"])
-            generator.set_state(state["rng"])
-            start = state["epoch"]
-            history[:start] = state["history"].to(device)
-            log.info("resuming from checkpoint %s at epoch %d", checkpoint, start)
-        else:
-            log.warning("ignoring checkpoint %s: it was written with other settings", checkpoint)
+    stateful = {"model": model, "opt_g": opt_g, "opt_d": opt_d, "rng": generator}
+    start, extra = resume_checkpoint(checkpoint, dataclasses.asdict(settings), stateful)
+    if start:
+        history[:start] = extra["history"].to(device)
 
     model.train()
     n = a.shape[0]
@@ -164,7 +142,7 @@ def train(
             rate = (done - start) / (time.perf_counter() - began)
             log.info("epoch %d/%d  %s  (%.1f epochs/s)", done, settings.epochs, "  ".join(f"{k} {v:.4f}" for k, v in zip(names, row)), rate)
         if done % settings.checkpoint_every == 0 and done < settings.epochs:
-            _save_checkpoint(checkpoint, done, model, opt_g, opt_d, generator, history, settings)
+            save_checkpoint(checkpoint, dataclasses.asdict(settings), done, stateful, {"history": history[:done].cpu()})
         if stop_after is not None and done >= stop_after:
             return pd.DataFrame(history[:done].cpu().numpy(), columns=names)  # killed: no output
 

@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from compgen.elpasolite.metrics import N_CLASSES
 from compgen.elpasolite.space import decode, encode, valid
+from compgen.checkpoint import resume_checkpoint, save_checkpoint
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -84,16 +85,10 @@ def train_cvae(s: CVAESettings, indices: np.ndarray, classes: np.ndarray, output
     weights = inverse_frequency_weights(classes)
     model = CVAE(s).to(device)
     optimiser = torch.optim.Adam(model.parameters(), lr=s.lr)
-    start = 0
-    if checkpoint.exists():
-        state = torch.load(checkpoint, map_location=device, weights_only=True)
-        if state["settings"] == dataclasses.asdict(s):
-            model.load_state_dict(state["model"])
-            optimiser.load_state_dict(state["optimiser"])
-            generator.set_state(state["rng"])
-            torch.set_rng_state(state["torch_rng"])
-            start = state["update"]
-            log.info("resuming from %s at update %d", checkpoint, start)
+    stateful = {"model": model, "optimiser": optimiser, "rng": generator}
+    start, extra = resume_checkpoint(checkpoint, dataclasses.asdict(s), stateful)
+    if start:
+        torch.set_rng_state(extra["torch_rng"])  # the reparameterisation noise
     for update in range(start, s.updates):
         rows = torch.multinomial(weights, s.batch, replacement=True, generator=generator).to(device)
         reconstruction, mu, logvar = model(x[rows], condition[rows])
@@ -107,12 +102,7 @@ def train_cvae(s: CVAESettings, indices: np.ndarray, classes: np.ndarray, output
         if done % s.log_every == 0 or done == s.updates:
             log.info("update %d/%d  loss %.4f  squared error %.4f  KL %.4f", done, s.updates, loss.item(), squared_error.item(), kl.item())
         if done % s.checkpoint_every == 0 and done < s.updates:
-            state = {
-                "settings": dataclasses.asdict(s), "update": done, "model": model.state_dict(),
-                "optimiser": optimiser.state_dict(), "rng": generator.get_state(), "torch_rng": torch.get_rng_state(),
-            }  # fmt: skip
-            with atomic_path(checkpoint) as tmp:
-                torch.save(state, tmp)
+            save_checkpoint(checkpoint, dataclasses.asdict(s), done, stateful, {"torch_rng": torch.get_rng_state()})
         if stop_after is not None and done >= stop_after:
             return
     with atomic_path(output) as tmp:

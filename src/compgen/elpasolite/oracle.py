@@ -20,7 +20,7 @@ import pandas as pd
 import scipy.linalg
 from scipy.spatial.distance import cdist
 
-from compgen.elpasolite.space import N_ELEMENTS, ROW_GROUP, element_index, keys
+from compgen.elpasolite.space import ROW_GROUP, element_index, keys
 
 log = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from compgen.plots import save_figure  # noqa: E402
@@ -23,10 +24,8 @@ def oracle_figure(curve: pd.DataFrame, png) -> None:
     save_figure(fig, png)
 
 
-def site_heatmaps(distributions: dict[str, "np.ndarray"], png, csv) -> None:
+def site_heatmaps(distributions: dict[str, np.ndarray], png, csv) -> None:
     """p(Z|S) of each set as a 4 x 39 map (Fig. 6), one row of panels per set."""
-    import numpy as np
-
     from compgen.elpasolite.space import ELEMENTS, SITES
     from compgen.io import write_csv
 
@@ -50,10 +49,8 @@ def site_heatmaps(distributions: dict[str, "np.ndarray"], png, csv) -> None:
     save_figure(fig, png)
 
 
-def energy_histograms(energies: dict[str, "np.ndarray"], png, csv) -> None:
+def energy_histograms(energies: dict[str, np.ndarray], png, csv) -> None:
     """Formation energies of unique samples of each model against the training set (Fig. 5)."""
-    import numpy as np
-
     from compgen.io import write_csv
 
     write_csv(pd.concat([pd.DataFrame({"set": k, "e_form": v}) for k, v in energies.items()], ignore_index=True), csv)
