@@ -22,7 +22,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from compgen.atmo.data import build_pools
 from compgen.atmo.models import CompositionGAN
-from compgen.atmo.train import TrainSettings, _adam, train_step
+from compgen.atmo.train import TrainSettings, adam, train_step
 from compgen.datasets import build_atmo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,8 +51,8 @@ def time_step(settings: TrainSettings, a: torch.Tensor, b: torch.Tensor, steps: 
     device = a.device
     torch.manual_seed(0)
     model = CompositionGAN(a.shape[1], settings.width, settings.blocks, True, input_skip=settings.input_skip).to(device)
-    opt_g = _adam(model.generator_parameters(), settings.lr, device)
-    opt_d = _adam(model.discriminator_parameters(), settings.lr / settings.lr_divider, device)
+    opt_g = adam(model.generator_parameters(), settings.lr)
+    opt_d = adam(model.discriminator_parameters(), settings.lr / settings.lr_divider)
     n = a.shape[0]
     batch = b[torch.randint(len(b), (n,))]
     z_a, z_b = torch.randn(2, n, 1, device=device).unbind(0)

@@ -83,7 +83,8 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _adam(params, lr: float, device: torch.device) -> torch.optim.Adam:
+def adam(params, lr: float) -> torch.optim.Adam:
+    """Adam with the betas of the authors' networks, fused (one kernel for all parameters)."""
     return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999), fused=True)
 
 
@@ -110,8 +111,8 @@ def train(
     b = torch.as_tensor(vectors_b, dtype=torch.float32, device=device)
     model = CompositionGAN(a.shape[1], settings.width, settings.blocks, settings.augmented, input_skip=settings.input_skip).to(device)
     lr_g, lr_d = learning_rates(settings, 0)
-    opt_g = _adam(model.generator_parameters(), lr_g, device)
-    opt_d = _adam(model.discriminator_parameters(), lr_d, device)
+    opt_g = adam(model.generator_parameters(), lr_g)
+    opt_d = adam(model.discriminator_parameters(), lr_d)
 
     names = loss_names(settings.augmented)
     history = torch.zeros(settings.epochs, len(names), device=device)

@@ -68,13 +68,14 @@ def neighbours(target: int) -> list[int]:
 def generation_metrics(samples: np.ndarray, lookup: np.ndarray, space: pd.DataFrame, target: int) -> dict:
     """Precision and coverage (right and neighbouring classes) and JS distance of valid samples (eqs 2-6)."""
     samples = samples[valid(samples)]
-    classes = lookup[keys(samples)]
-    unique_keys = np.unique(keys(samples))
+    sample_keys = keys(samples)
+    classes = lookup[sample_keys]
+    unique_keys, first = np.unique(sample_keys, return_index=True)
     unique_classes = lookup[unique_keys]
     sizes = space["energy_class"].value_counts()
     near = neighbours(target)
     in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
-    unique_samples = samples[np.unique(keys(samples), return_index=True)[1]]
+    unique_samples = samples[first]
     return {
         "n_samples": len(samples),
         "n_unique": len(unique_keys),

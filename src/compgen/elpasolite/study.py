@@ -141,16 +141,16 @@ def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[st
     per_seed = pd.DataFrame(rows)
     write_csv(per_seed, outputs["per_seed"])
     write_csv(summarise_metrics(per_seed), outputs["summary"])
-    sample_figures(space, indices, classes, cfg["targets"][0]["energy_class"], figure_sets, outputs)
+    sample_figures(space, lookup, indices, classes, cfg["targets"][0]["energy_class"], figure_sets, outputs)
 
 
-def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: dict[str, np.ndarray], outputs) -> None:
+def sample_figures(space: pd.DataFrame, lookup: np.ndarray, indices, classes, target: int, samples: dict[str, np.ndarray], outputs) -> None:
     """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class."""
     from compgen.elpasolite.plots import energy_histograms, site_heatmaps
 
     from compgen.elpasolite.plots import discovery_curves
 
-    curves = [discovery_curve(run, keys(indices), class_table(space), target).assign(model=name) for name, run in samples.items()]
+    curves = [discovery_curve(run, keys(indices), lookup, target).assign(model=name) for name, run in samples.items()]
     discovery_curves(pd.concat(curves, ignore_index=True), outputs["discovery_png"], outputs["discovery_csv"])
     samples = {name: run[np.unique(keys(run), return_index=True)[1]] for name, run in samples.items()}
     energy = pd.Series(space["e_form"].to_numpy(), index=space["key"].to_numpy())
