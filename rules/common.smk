@@ -24,6 +24,8 @@ wildcard_constraints:
     unpaired="with|without",
     fold=r"\d+",
     seed=r"\d+",
+    generator=r"cvae|wgan|dqn_class\d+",
+    n_train=r"all|\d+",
 
 
 def raw_path(source):
@@ -123,9 +125,101 @@ def atmo_sweep_model_files(wildcards):
 # --- elpasolite ------------------------------------------------------------------
 
 
+# Section 2.3 of Türk et al. 2022 and their 50 initialisations, for `paper_scale: true`.
+ELPASOLITE_PAPER = {
+    "seeds": list(range(50)),
+    "targets": [
+        {"energy_class": 1, "n_samples": 10_000},
+        {"energy_class": 5, "n_samples": 25_000_000},
+    ],
+    "cvae": {
+        "hidden": 256,
+        "layers": 2,
+        "latent": 8,
+        "kl_weight": 0.1,
+        "updates": 10_000,
+        "batch": 500,
+        "lr": 1.0e-3,
+    },
+    "wgan": {
+        "hidden": 512,
+        "layers": 1,
+        "latent": 8,
+        "gradient_penalty": 10.0,
+        "critic_updates": 5,
+        "updates": 200_000,
+        "batch": 100,
+        "lr": 1.0e-5,
+        "log_every": 10_000,
+        "checkpoint_every": 20_000,
+    },
+    "dqn": {
+        "hidden": 512,
+        "layers": 5,
+        "gamma": 0.999,
+        "target_sync": 10,
+        "beta": 5.0,
+        "updates": 800_000,
+        "batch": 250,
+        "lr": 1.0e-5,
+        "log_every": 40_000,
+        "checkpoint_every": 80_000,
+    },
+    # Fig. 8: 50 random subsets per size (the paper does not list its sizes)
+    "training_size_sweep": {
+        "sizes": [1000, 2000, 4000, 8000, 16000],
+        "seeds": list(range(50)),
+    },
+}
+ELPASOLITE_GENERATORS = ("cvae", "wgan", "dqn")
+
+
+def elpasolite_config():
+    """The elpasolite config with the paper's settings laid over it when `paper_scale` is set."""
+    cfg = dict(config["elpasolite"])
+    if cfg["paper_scale"]:
+        for key, value in ELPASOLITE_PAPER.items():
+            cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
+    return cfg
+
+
+def elpasolite_generator_settings(wildcards):
+    return elpasolite_config()[wildcards.generator.partition("_class")[0]]
+
+
+def elpasolite_generator_names():
+    """cvae, wgan and one DQN agent per target class."""
+    cfg = elpasolite_config()
+    agents = [f"dqn_class{t['energy_class']}" for t in cfg["targets"]]
+    return [g for g in ("cvae", "wgan") if g in cfg["generators"]] + (
+        agents if "dqn" in cfg["generators"] else []
+    )
+
+
 def elpasolite_model_files(wildcards):
-    """Every trained elpasolite generator, keyed model_seed."""
+    """Every generator trained on the full set, keyed generator_seed."""
     return {
-        f"cvae_{seed}": f"results/elpasolite/models/cvae_seed{seed}.pt"
-        for seed in config["elpasolite"]["seeds"]
+        f"{generator}_{seed}": f"results/elpasolite/models/all/{generator}_seed{seed}.pt"
+        for generator in elpasolite_generator_names()
+        for seed in elpasolite_config()["seeds"]
     }
+
+
+def elpasolite_sweep_files(wildcards):
+    """Generators trained on subsets of the training set for the minority target, keyed generator_size_seed."""
+    cfg = elpasolite_config()
+    minority = cfg["targets"][0]["energy_class"]
+    names = [g if g != "dqn" else f"dqn_class{minority}" for g in cfg["generators"]]
+    sweep = cfg["training_size_sweep"]
+    files = {}
+    for generator in names:
+        for seed in sweep["seeds"]:
+            for size in sweep["sizes"]:
+                files[f"{generator}_{size}_{seed}"] = (
+                    f"results/elpasolite/models/{size}/{generator}_seed{seed}.pt"
+                )
+            # the full training set closes the curve
+            files[f"{generator}_all_{seed}"] = (
+                f"results/elpasolite/models/all/{generator}_seed{seed}.pt"
+            )
+    return files

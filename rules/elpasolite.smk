@@ -28,26 +28,26 @@ rule elpasolite_space:
         "../scripts/elpasolite_space.py"
 
 
-rule elpasolite_train_cvae:
+rule elpasolite_train:
     input:
         "results/datasets/elpasolite_dft.parquet",
     output:
-        "results/elpasolite/models/cvae_seed{seed}.pt",
+        "results/elpasolite/models/{n_train}/{generator}_seed{seed}.pt",
     log:
-        "logs/elpasolite/train_cvae_seed{seed}.log",
+        "logs/elpasolite/train/{n_train}/{generator}_seed{seed}.log",
     benchmark:
-        "benchmarks/elpasolite/train_cvae_seed{seed}.tsv"
+        "benchmarks/elpasolite/train/{n_train}/{generator}_seed{seed}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
-        mem_mb=2000,
-        runtime=30,
+        mem_mb=3000,
+        runtime=lambda wildcards: 1440 if config["elpasolite"]["paper_scale"] else 30,
     params:
-        settings=config["elpasolite"]["cvae"],
+        settings=elpasolite_generator_settings,
     script:
-        "../scripts/elpasolite_train_cvae.py"
+        "../scripts/elpasolite_train.py"
 
 
 rule elpasolite_evaluate:
@@ -58,6 +58,7 @@ rule elpasolite_evaluate:
     output:
         per_seed="results/elpasolite/metrics_per_seed.csv",
         summary="results/elpasolite/metrics_summary.csv",
+        charge_balance="results/elpasolite/charge_balance.csv",
         energy_png="results/elpasolite/figures/sample_energies.png",
         energy_csv="results/elpasolite/figures/sample_energies.csv",
         sites_png="results/elpasolite/figures/site_distributions.png",
@@ -72,15 +73,41 @@ rule elpasolite_evaluate:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=6000,
-        runtime=30,
+        mem_mb=8000,
+        runtime=lambda wildcards: 1440 if config["elpasolite"]["paper_scale"] else 30,
     params:
-        cfg={k: config["elpasolite"][k] for k in ("targets", "seeds")},
+        cfg=lambda wildcards: {k: elpasolite_config()[k] for k in ("targets", "seeds")},
     script:
         "../scripts/elpasolite_evaluate.py"
+
+
+rule elpasolite_training_size:
+    input:
+        unpack(elpasolite_sweep_files),
+        dft="results/datasets/elpasolite_dft.parquet",
+        space="results/elpasolite/space.parquet",
+    output:
+        per_seed="results/elpasolite/training_size_per_seed.csv",
+        png="results/elpasolite/figures/training_size.png",
+        csv="results/elpasolite/figures/training_size.csv",
+    log:
+        "logs/elpasolite/training_size.log",
+    benchmark:
+        "benchmarks/elpasolite/training_size.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=lambda wildcards: 600 if config["elpasolite"]["paper_scale"] else 30,
+    params:
+        cfg=lambda wildcards: {"targets": elpasolite_config()["targets"][:1]},
+    script:
+        "../scripts/elpasolite_training_size.py"
 
 
 rule elpasolite:
     input:
         rules.elpasolite_space.output,
         rules.elpasolite_evaluate.output,
+        rules.elpasolite_training_size.output,

@@ -25,6 +25,9 @@ def test_shipped_config_is_valid_and_gets_defaults(default_config):
         (lambda c: c["sources"]["atmo.csv"].update(sha256="abc"), "sha256"),  # not a SHA-256
         (lambda c: c["sources"]["atmo.csv"].pop("commit"), "commit"),  # required key missing
         (lambda c: c["sources"]["mp_gap.csv"].update(url="http://x"), "url"),  # unknown nested key
+        (lambda c: c["elpasolite"]["training_size_sweep"].update(sizes=[50_000]), "50000"),  # above the 21,112 rows
+        (lambda c: c["elpasolite"].update(generators=["vae"]), "vae"),  # not one of cvae, wgan, dqn
+        (lambda c: c["elpasolite"]["wgan"].update(betas=[0.5]), "betas"),  # Adam needs two
     ],
 )
 def test_broken_config_is_refused_naming_the_key(default_config, break_config, named):

@@ -1,4 +1,5 @@
 import copy
+import re
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,15 @@ from compgen.elpasolite.space import (
     valid,
 )
 from conftest import run_workflow
+
+
+def read_table_from_mirror(mirror):
+    """The elpasolite_dft dataset built from the mirror's pickle, as the workflow builds it."""
+    from compgen.datasets import build_elpasolite_dft
+
+    table, rejects = build_elpasolite_dft({"elpasolite_train_set.pkl": mirror / "elpasolite" / "train_set.pkl"})
+    assert rejects.empty
+    return table
 
 
 def test_the_space_has_1974024_compositions_of_distinct_elements():
@@ -143,13 +153,21 @@ def test_factorised_grid_prediction_equals_the_direct_kernel_sum():
     np.testing.assert_allclose(interpolating[keys(train)], y, atol=1e-5)
 
 
+TINY_MODELS = {
+    "cvae": {"hidden": 16, "updates": 20, "batch": 50, "log_every": 10, "checkpoint_every": 10},
+    "wgan": {"hidden": 16, "updates": 6, "batch": 32, "log_every": 3, "checkpoint_every": 3},
+    "dqn": {"hidden": 16, "layers": 2, "updates": 20, "batch": 32, "log_every": 10, "checkpoint_every": 10},
+}
+
+
 def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, default_config):
     config = copy.deepcopy(default_config)
     config["elpasolite"] = {
         "oracle": {"sigmas": [16], "lambdas": [1e-2], "search_train_size": 500, "learning_curve": [200, 400]},
-        "targets": [{"energy_class": 1, "n_samples": 200}],
+        "targets": [{"energy_class": 1, "n_samples": 200}, {"energy_class": 5, "n_samples": 300}],
         "seeds": [0],
-        "cvae": {"hidden": 16, "updates": 20, "batch": 50, "log_every": 10, "checkpoint_every": 10},
+        "training_size_sweep": {"sizes": [400], "seeds": [1]},
+        **TINY_MODELS,
     }
     work = tmp_path / "work"
     result = run_workflow(work, ["elpasolite"], config, mirror)
@@ -163,41 +181,162 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     space = pd.read_parquet(out / "space.parquet", columns=["source"])
     assert (space["source"] != "oracle").sum() == 21_112
     summary = pd.read_csv(out / "metrics_summary.csv")
-    assert set(summary["model"]) == {"uniform", "prevalence", "cvae"}
-    assert (summary["n_samples"] == 200).all() and (summary["n_seeds"] == 1).all()
-    assert summary["precision_right_mean"].between(0, 1).all()
-    assert "update 20/20" in (work / "logs" / "elpasolite" / "train_cvae_seed0.log").read_text()
+    models = {"uniform", "prevalence", "cvae", "wgan", "dqn"}
+    assert set(summary["model"]) == models and len(summary) == 2 * len(models)
+    assert summary.groupby("target_class")["n_samples"].max().to_dict() == {1: 200, 5: 300}
+    assert (summary["n_seeds"] == 1).all() and summary["precision_right_mean"].between(0, 1).all()
+    # one DQN agent per target class; the sweep's seed 1 also needs full-set models, for the minority class only
+    main = {"cvae_seed0.pt", "wgan_seed0.pt", "dqn_class1_seed0.pt", "dqn_class5_seed0.pt"}
+    assert {p.name for p in (out / "models" / "all").glob("*.pt")} == main | {"cvae_seed1.pt", "wgan_seed1.pt", "dqn_class1_seed1.pt"}
+    assert {p.name for p in (out / "models" / "400").glob("*.pt")} == {"cvae_seed1.pt", "wgan_seed1.pt", "dqn_class1_seed1.pt"}
+    assert "cvae update 20/20" in (work / "logs" / "elpasolite" / "train" / "all" / "cvae_seed0.log").read_text()
+    assert "dqn update 20/20" in (work / "logs" / "elpasolite" / "train" / "all" / "dqn_class5_seed0.log").read_text()
     assert (out / "figures" / "oracle_learning_curve.png").exists()
     sites = pd.read_csv(out / "figures" / "site_distributions.csv")
-    assert set(sites["set"]) == {"full space, class 1", "training set, class 1", "uniform", "prevalence", "cvae"}
+    assert set(sites["set"]) == {"full space, class 1", "training set, class 1"} | models
     np.testing.assert_allclose(sites.groupby(["set", "site"])["p"].sum(), 1.0)
     energies = pd.read_csv(out / "figures" / "sample_energies.csv")
     assert (energies["set"] == "training set").sum() == 86
     assert (out / "figures" / "site_distributions.png").stat().st_size > 10_000
     discovery = pd.read_csv(out / "figures" / "discovery_curves.csv")
-    last = discovery.groupby("model")["n_generated"].max()
-    assert (last == 200).all() and set(last.index) == {"uniform", "prevalence", "cvae"}
+    last = discovery.groupby(["target_class", "model"])["n_generated"].max()
+    assert last.loc[1].eq(200).all() and last.loc[5].eq(300).all() and set(last.loc[5].index) == models
+    balance = pd.read_csv(out / "charge_balance.csv").set_index("set")
+    assert balance.loc["full space, class 1", "n_unique"] == classes.loc[0, "n_space"]
+    assert balance.loc["training set, class 1", "n_unique"] == 86
+    assert balance["share_balanced"].between(0, 1).all()
+    sweep = pd.read_csv(out / "training_size_per_seed.csv")
+    assert sorted(set(sweep["n_train"])) == [400, 21_112] and set(sweep["model"]) == {"cvae", "wgan", "dqn"}
+    assert (sweep["seed"] == 1).all() and (sweep["n_samples"] == 200).all()
+    assert (out / "figures" / "training_size.png").exists()
 
 
-def test_cvae_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path):
+def test_paper_scale_overlay_schedules_50_seeds_and_one_agent_per_class(tmp_path, mirror, default_config):
+    config = copy.deepcopy(default_config)
+    config["elpasolite"]["paper_scale"] = True
+    dry = run_workflow(tmp_path / "work", ["elpasolite"], config, mirror, "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    counts = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout.split("Job stats:")[1].split("Reasons:")[0], re.MULTILINE))
+    # full set: 50 VAEs, 50 WGANs, 2 x 50 agents; sweep: 5 sizes x 3 generators x 50 subsets
+    assert int(counts["elpasolite_train"]) == 50 + 50 + 100 + 5 * 3 * 50
+
+
+@pytest.mark.parametrize("kind", ["cvae", "wgan", "dqn"])
+def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path, kind):
     import torch
 
-    from compgen.elpasolite.cvae import CVAESettings, load_cvae, sample_valid, train_cvae
+    from compgen.elpasolite import cvae, dqn, wgan
+    from compgen.elpasolite.training import load_generator, sample_valid
 
+    settings_class, train = {"cvae": (cvae.CVAESettings, cvae.train_cvae), "wgan": (wgan.WGANSettings, wgan.train_wgan), "dqn": (dqn.DQNSettings, dqn.train_dqn)}[kind]
     rng = np.random.default_rng(0)
     indices = enumerate_space()[rng.choice(SPACE_SIZE, 300, replace=False)]
     classes = rng.integers(1, 11, size=300)
-    settings = CVAESettings(hidden=16, updates=12, batch=32, log_every=6, checkpoint_every=5)
-    train_cvae(settings, indices, classes, tmp_path / "straight.pt")
-    train_cvae(settings, indices, classes, tmp_path / "resumed.pt", stop_after=7)  # killed after update 7
+    tiny = {k: v for k, v in TINY_MODELS[kind].items() if k not in ("updates", "log_every", "checkpoint_every")}
+    settings = settings_class(**tiny, updates=12, log_every=6, checkpoint_every=5)
+    train(settings, indices, classes, tmp_path / "straight.pt")
+    train(settings, indices, classes, tmp_path / "resumed.pt", stop_after=7)  # killed after update 7
     assert not (tmp_path / "resumed.pt").exists() and (tmp_path / "resumed.pt.ckpt").exists()
-    train_cvae(settings, indices, classes, tmp_path / "resumed.pt")
+    train(settings, indices, classes, tmp_path / "resumed.pt")
+    assert not (tmp_path / "resumed.pt.ckpt").exists()
     straight = torch.load(tmp_path / "straight.pt", weights_only=True)["model"]
     resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)["model"]
     for name, tensor in straight.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
-    samples, invalid = sample_valid(load_cvae(tmp_path / "straight.pt"), target=1, n=500, seed=0, batch=256)
+    samples, invalid = sample_valid(load_generator(tmp_path / "straight.pt"), target=1, n=500, seed=0, batch=256)
     assert samples.shape == (500, 4) and valid(samples).all() and invalid >= 0
+    again, _ = sample_valid(load_generator(tmp_path / "resumed.pt"), target=1, n=500, seed=0, batch=256)
+    np.testing.assert_array_equal(again, samples)  # sampling is seeded
+
+
+def test_dqn_episode_spells_the_composition_with_the_end_reward():
+    from compgen.elpasolite.dqn import offline_transitions
+
+    knaf = element_index(["K", "Na", "Al", "F"])  # K (4, 1), Na (3, 1), Al (3, 3), F (2, 7)
+    t = offline_transitions(np.stack([knaf, knaf[[1, 0, 2, 3]]]), classes=np.array([1, 4]), target=1)
+    np.testing.assert_array_equal(t["actions"][:8], [3, 0, 2, 0, 2, 2, 1, 6])  # row - 1, group - 1
+    np.testing.assert_array_equal(t["rewards"], [0] * 7 + [1] + [0] * 7 + [-1])
+    np.testing.assert_array_equal(t["final"], ([False] * 7 + [True]) * 2)
+    x = encode(knaf[None])[0]
+    assert (t["states"][0] == 0).all() and (t["next_states"][7] == x).all()
+    np.testing.assert_array_equal(t["states"][3], np.r_[x[:3], np.zeros(5)])  # about to choose B's group
+    # after choosing row 3 for B the open groups are those of Na..Ar: all 8
+    assert t["next_legal"][2].all()
+
+
+def test_dqn_offers_only_rows_1_to_6_and_the_groups_a_row_holds():
+    from compgen.elpasolite.dqn import legal_actions, place_value
+
+    assert legal_actions(np.zeros((1, 8)), 0)[0].tolist() == [True] * 6 + [False] * 2
+    state = np.zeros((2, 8))
+    state[0, 0], state[1, 0] = place_value(0, 0), place_value(5, 0)  # row 1 (H, He) and row 6 (Cs..Bi)
+    groups = legal_actions(state, 1)
+    assert groups[0].tolist() == [True] + [False] * 6 + [True]
+    assert groups[1].tolist() == [True] * 5 + [False] * 3
+
+
+def test_dqn_generation_names_only_elements_of_the_space():
+    import torch
+
+    from compgen.elpasolite.dqn import DQNSettings, QNetwork
+
+    torch.manual_seed(0)
+    agent = QNetwork(DQNSettings(hidden=8, layers=1, target_class=3)).eval()
+    with torch.no_grad():
+        samples = agent.sample(2000, 3, torch.Generator().manual_seed(0))
+    assert (samples >= 0).all()  # no empty table place; only repeated elements make a sample invalid
+    with pytest.raises(ValueError, match="class 3, not class 1"):
+        agent.sample(10, 1, torch.Generator())
+
+
+def test_gradient_penalty_of_a_linear_critic_is_its_weight_norm_minus_one_squared():
+    import torch
+
+    from compgen.elpasolite.training import one_hot
+    from compgen.elpasolite.wgan import Critic, WGANSettings, gradient_penalty
+
+    critic = Critic(WGANSettings(layers=0))  # a single linear map: its gradient is the weight everywhere
+    with torch.no_grad():
+        critic.net[0].weight.fill_(0.5)  # 8 composition inputs at 0.5: norm sqrt(2)
+    real, fake = torch.rand(4, 8), torch.rand(4, 8)
+    penalty = gradient_penalty(critic, real, fake, one_hot([1, 2, 3, 4]), torch.rand(4, 1))
+    assert penalty.item() == pytest.approx((2**0.5 - 1) ** 2)
+
+
+def test_training_subsets_keep_ab_twins_together_and_are_seeded(mirror):
+    from compgen.elpasolite.study import training_rows
+
+    dft = read_table_from_mirror(mirror)
+    full, full_classes = training_rows(dft)
+    assert len(full) == 21_112 and (full_classes == 1).sum() == 86
+    subset, _ = training_rows(dft, 1000, seed=3)
+    assert len(subset) == 1000
+    swapped = subset[:, [1, 0, 2, 3]]
+    assert np.isin(keys(swapped), keys(subset)).all()  # every composition comes with its A/B swap
+    np.testing.assert_array_equal(training_rows(dft, 1000, seed=3)[0], subset)
+    assert not np.array_equal(training_rows(dft, 1000, seed=4)[0], subset)
+    with pytest.raises(ValueError, match="outside 2..21112"):
+        training_rows(dft, 30_000)
+
+
+def test_charge_balance_under_common_oxidation_states():
+    from compgen.elpasolite.charge import charge_balanced
+
+    formulas = [
+        ["K", "Li", "Mg", "F"],  # 1 + 1 + 2*2 = 6 * 1
+        ["Li", "K", "Mg", "F"],  # its A/B swap
+        ["K", "Na", "P", "O"],  # 1 + 1 + 2*5 = 6 * 2
+        ["K", "Na", "Al", "F"],  # 1 + 1 + 2*3 = 8, not 6
+        ["He", "Ne", "Ar", "Kr"],  # noble gases take no oxidation state
+    ]
+    balanced = charge_balanced(np.stack([element_index(f) for f in formulas]))
+    assert balanced.tolist() == [True, True, True, False, False]
+
+
+def test_generator_names_parse_the_agent_class():
+    from compgen.elpasolite.study import parse_model
+
+    assert parse_model("cvae") == ("cvae", None) and parse_model("dqn_class10") == ("dqn", 10)
 
 
 def test_discovery_curve_counts_by_hand():

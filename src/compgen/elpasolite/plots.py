@@ -66,19 +66,44 @@ def energy_histograms(energies: dict[str, np.ndarray], png, csv) -> None:
 
 
 def discovery_curves(curves: pd.DataFrame, png, csv) -> None:
-    """Cumulative discoveries against samples generated, one panel per model (Figs. 4 and 7)."""
+    """Cumulative discoveries against samples generated: a row of panels per target class, one per model (Figs. 4 and 7)."""
     from compgen.io import write_csv
 
     write_csv(curves, csv)
     models = list(dict.fromkeys(curves["model"]))
-    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.8), layout="constrained", squeeze=False, sharey=True)
-    for ax, model in zip(axes[0], models):
-        part = curves[curves["model"] == model]
-        for column in ("novel_target", "novel_neighbours", "novel_other", "repetitions", "rediscoveries"):
-            # zero is drawn at 0.5: a log axis has no 0
-            ax.loglog(part["n_generated"], part[column].clip(lower=0.5), label=column.replace("_", " "))
-        ax.set_title(model)
-        ax.set_xlabel("valid samples generated")
-    axes[0][0].set_ylabel("count")
+    targets = list(dict.fromkeys(curves["target_class"]))
+    fig, axes = plt.subplots(
+        len(targets), len(models), figsize=(3.6 * len(models), 3.3 * len(targets)), layout="constrained", squeeze=False, sharey="row"
+    )
+    for row, target in zip(axes, targets):
+        for ax, model in zip(row, models):
+            part = curves[(curves["model"] == model) & (curves["target_class"] == target)]
+            for column in ("novel_target", "novel_neighbours", "novel_other", "repetitions", "rediscoveries"):
+                # zero is drawn at 0.5: a log axis has no 0
+                ax.loglog(part["n_generated"], part[column].clip(lower=0.5), label=column.replace("_", " "))
+            ax.set_title(f"{model}, target class {target}", fontsize=9)
+            ax.set_xlabel("valid samples generated")
+        row[0].set_ylabel("count")
     axes[0][-1].legend(fontsize=7)
+    save_figure(fig, png)
+
+
+def training_size_figure(per_seed: pd.DataFrame, metrics: list[str], png, csv) -> None:
+    """Each metric against training-set size, mean and one standard deviation over seeds per model (Fig. 8)."""
+    from compgen.io import write_csv
+
+    grouped = per_seed.groupby(["model", "n_train"])[metrics]
+    table = grouped.mean().add_suffix("_mean").join(grouped.std(ddof=0).add_suffix("_std")).join(grouped.size().rename("n_seeds"))
+    table = table.reset_index()
+    write_csv(table, csv)
+    fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.4), layout="constrained", squeeze=False)
+    for ax, metric in zip(axes[0], metrics):
+        for model, part in table.groupby("model", sort=False):
+            mean, std = part[f"{metric}_mean"], part[f"{metric}_std"]
+            ax.plot(part["n_train"], mean, "o-", label=model)
+            ax.fill_between(part["n_train"], mean - std, mean + std, alpha=0.25)
+        ax.set_xscale("log")
+        ax.set_xlabel("training rows (with A/B swaps)")
+        ax.set_title(metric.replace("_", " "), fontsize=9)
+    axes[0][0].legend(fontsize=8)
     save_figure(fig, png)

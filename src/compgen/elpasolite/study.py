@@ -99,59 +99,116 @@ def summarise_metrics(per_seed: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index()
 
 
-def training_rows(dft: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Element indices and classes of the DFT set with A/B swaps: what every generator trains on."""
+def training_rows(dft: pd.DataFrame, n_train: int | None = None, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Element indices and classes of the DFT set with A/B swaps: what every generator trains on.
+
+    With `n_train`, a random subset of n_train / 2 compositions with their swaps
+    (paper Fig. 8: the DFT calculations a subset costs is half its rows).
+    """
     training = augmented_dft(dft)
+    if n_train is not None:
+        if not 2 <= n_train <= len(training):
+            raise ValueError(f"training-set size {n_train} is outside 2..{len(training)}, the DFT set with A/B swaps")
+        twins = np.unique(training["twin"].to_numpy())
+        chosen = np.random.default_rng(seed).choice(twins, n_train // 2, replace=False)
+        training = training[training["twin"].isin(chosen)]
     classes = energy_class(training["e_form"].to_numpy(), class_edges(dft["e_form"].to_numpy()))
     return training[list("ABCD")].to_numpy(), classes
 
 
-def train_cvae_job(dft: pd.DataFrame, settings: dict, seed: int, output, threads: int) -> None:
+def parse_model(name: str) -> tuple[str, int | None]:
+    """'cvae' -> ('cvae', None); 'dqn_class5' -> ('dqn', 5): an agent is trained for one target class."""
+    kind, _, target = name.partition("_class")
+    return kind, int(target) if target else None
+
+
+def train_job(dft: pd.DataFrame, model: str, settings: dict, seed: int, n_train: str, output, threads: int) -> None:
+    """Train one generator on the full training set (`n_train` 'all') or a seeded subset of it."""
     import torch
 
-    from compgen.elpasolite.cvae import CVAESettings, train_cvae
+    from compgen.elpasolite import cvae, dqn, wgan
 
+    trainers = {"cvae": (cvae.CVAESettings, cvae.train_cvae), "wgan": (wgan.WGANSettings, wgan.train_wgan), "dqn": (dqn.DQNSettings, dqn.train_dqn)}
     torch.set_num_threads(threads)
-    indices, classes = training_rows(dft)
-    train_cvae(CVAESettings(**settings, seed=seed), indices, classes, output)
+    kind, target = parse_model(model)
+    settings_class, train = trainers[kind]
+    indices, classes = training_rows(dft, None if n_train == "all" else int(n_train), seed)
+    log.info("%s seed %d on %d training rows (%d in class 1)", model, seed, len(indices), int((classes == 1).sum()))
+    extra = {"target_class": target} if target is not None else {}
+    train(settings_class(**settings, **extra, seed=seed), indices, classes, output)
+
+
+def generate(models: dict[tuple[str, int], str], seed: int, target: int, n: int) -> dict[str, tuple[np.ndarray, int]]:
+    """Valid samples (in generation order) and the invalid count of every trained generator of `seed`."""
+    from compgen.elpasolite.training import load_generator, sample_valid
+
+    out = {}
+    for (model, model_seed), path in models.items():
+        kind, agent_target = parse_model(model)
+        if model_seed == seed and agent_target in (None, target):
+            out[kind] = sample_valid(load_generator(path), target, n, seed)
+    return out
 
 
 def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[str, int], str], outputs) -> None:
     """Metrics of every generator and baseline for every target class and seed (Tables 1 and 2)."""
-    from compgen.elpasolite.cvae import load_cvae, sample_valid
-
     space = read_table(space_path)
     lookup = class_table(space)
     indices, classes = training_rows(dft)
-    rows = []
-    figure_sets: dict[str, np.ndarray] = {}  # unique samples of the first target and seed, for Figs 5-6
+    minority = cfg["targets"][0]["energy_class"]
+    rows, curves, balance = [], [], []
+    figure_sets: dict[str, np.ndarray] = {}  # samples of the first target and seed, for Figs 5-6
     for target in cfg["targets"]:
         c, n = target["energy_class"], target["n_samples"]
         for seed in cfg["seeds"]:
             rng = np.random.default_rng(seed)
             generated = {"uniform": (uniform_baseline(n, rng), 0), "prevalence": (prevalence_baseline(n, indices[classes == c], rng), 0)}
-            if ("cvae", seed) in models:
-                generated["cvae"] = sample_valid(load_cvae(models[("cvae", seed)]), c, n, seed)
+            generated.update(generate(models, seed, c, n))
             for name, (samples, invalid) in generated.items():
-                if target is cfg["targets"][0] and seed == cfg["seeds"][0]:
-                    figure_sets[name] = samples  # in generation order
                 metrics = generation_metrics(samples, lookup, space, c)
                 rows.append({"model": name, "target_class": c, "seed": seed, "n_invalid": invalid, **metrics})
                 log.info("%s, class %d, seed %d: %s", name, c, seed, {k: round(v, 3) for k, v in metrics.items()})
+                if seed == cfg["seeds"][0]:
+                    curves.append(discovery_curve(samples, keys(indices), lookup, c).assign(model=name, target_class=c))
+                    if c == minority:
+                        figure_sets[name] = samples
+                if c == minority:
+                    balance.append(charge_balance_row(name, seed, samples, lookup, c))
     per_seed = pd.DataFrame(rows)
     write_csv(per_seed, outputs["per_seed"])
     write_csv(summarise_metrics(per_seed), outputs["summary"])
-    sample_figures(space, lookup, indices, classes, cfg["targets"][0]["energy_class"], figure_sets, outputs)
-
-
-def sample_figures(space: pd.DataFrame, lookup: np.ndarray, indices, classes, target: int, samples: dict[str, np.ndarray], outputs) -> None:
-    """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class."""
-    from compgen.elpasolite.plots import energy_histograms, site_heatmaps
+    in_class = space.loc[space["energy_class"] == minority, list("ABCD")].to_numpy()
+    balance += [charge_balance_row(f"full space, class {minority}", None, in_class, lookup, minority)]
+    balance += [charge_balance_row(f"training set, class {minority}", None, indices[classes == minority], lookup, minority)]
+    write_csv(pd.DataFrame(balance), outputs["charge_balance"])
 
     from compgen.elpasolite.plots import discovery_curves
 
-    curves = [discovery_curve(run, keys(indices), lookup, target).assign(model=name) for name, run in samples.items()]
     discovery_curves(pd.concat(curves, ignore_index=True), outputs["discovery_png"], outputs["discovery_csv"])
+    sample_figures(space, indices, classes, minority, figure_sets, outputs)
+
+
+def charge_balance_row(name: str, seed: int | None, samples: np.ndarray, lookup: np.ndarray, target: int) -> dict:
+    """Share of the unique compositions, and of those in the target class, that SMACT calls charge-balanced."""
+    from compgen.elpasolite.charge import charge_balanced
+
+    unique = samples[np.unique(keys(samples), return_index=True)[1]]
+    balanced = charge_balanced(unique)
+    hit = lookup[keys(unique)] == target
+    return {
+        "set": name,
+        "seed": seed,
+        "n_unique": len(unique),
+        "share_balanced": float(balanced.mean()) if len(unique) else np.nan,
+        "n_in_class": int(hit.sum()),
+        "share_balanced_in_class": float(balanced[hit].mean()) if hit.any() else np.nan,
+    }
+
+
+def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: dict[str, np.ndarray], outputs) -> None:
+    """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class."""
+    from compgen.elpasolite.plots import energy_histograms, site_heatmaps
+
     samples = {name: run[np.unique(keys(run), return_index=True)[1]] for name, run in samples.items()}
     energy = pd.Series(space["e_form"].to_numpy(), index=space["key"].to_numpy())
     in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
@@ -162,3 +219,24 @@ def sample_figures(space: pd.DataFrame, lookup: np.ndarray, indices, classes, ta
     distributions = {f"full space, class {target}": site_distributions(in_class), f"training set, class {target}": site_distributions(training)}
     distributions.update({name: site_distributions(unique) for name, unique in samples.items()})
     site_heatmaps(distributions, outputs["sites_png"], outputs["sites_csv"])
+
+
+def sweep_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[str, int, int], str], outputs) -> None:
+    """Minority-class metrics against training-set size (paper Fig. 8); the full set is the last size."""
+    from compgen.elpasolite.plots import training_size_figure
+    from compgen.elpasolite.training import load_generator, sample_valid
+
+    space = read_table(space_path)
+    lookup = class_table(space)
+    c, n = cfg["targets"][0]["energy_class"], cfg["targets"][0]["n_samples"]
+    full = len(training_rows(dft)[0])
+    rows = []
+    for (model, n_train, seed), path in models.items():
+        n_train = full if n_train == "all" else n_train
+        samples, invalid = sample_valid(load_generator(path), c, n, seed)
+        metrics = generation_metrics(samples, lookup, space, c)
+        rows.append({"model": parse_model(model)[0], "n_train": n_train, "seed": seed, "target_class": c, "n_invalid": invalid, **metrics})
+        log.info("%s, %d training rows, seed %d: %s", model, n_train, seed, {k: round(v, 3) for k, v in metrics.items()})
+    per_seed = pd.DataFrame(rows).sort_values(["model", "n_train", "seed"], kind="stable")
+    write_csv(per_seed, outputs["per_seed"])
+    training_size_figure(per_seed, METRICS, outputs["png"], outputs["csv"])
