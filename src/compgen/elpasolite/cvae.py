@@ -16,8 +16,8 @@ import torch
 from torch import nn
 
 from compgen.elpasolite.metrics import N_CLASSES
-from compgen.elpasolite.space import decode, encode
-from compgen.elpasolite.training import device, inverse_frequency_weights, mlp, one_hot, run_updates
+from compgen.elpasolite.space import decode
+from compgen.elpasolite.training import mlp, one_hot, run_updates, training_tensors
 
 
 @dataclass(frozen=True)
@@ -57,12 +57,7 @@ class CVAE(nn.Module):
 
 def train_cvae(s: CVAESettings, indices: np.ndarray, classes: np.ndarray, output: str | Path, stop_after: int | None = None) -> None:
     """Train on (element indices, class) rows and write the model; resumes from `<output>.ckpt`."""
-    dev = device()
-    generator = torch.Generator().manual_seed(s.seed)
-    x = torch.as_tensor(encode(indices), dtype=torch.float32, device=dev)
-    condition = one_hot(classes, dev)
-    weights = inverse_frequency_weights(classes)
-    torch.manual_seed(s.seed)
+    dev, generator, x, condition, weights = training_tensors(indices, classes, s.seed)
     model = CVAE(s).to(dev)
     optimiser = torch.optim.Adam(model.parameters(), lr=s.lr)
 

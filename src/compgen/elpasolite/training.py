@@ -20,7 +20,7 @@ from torch.nn import functional as F
 
 from compgen.checkpoint import resume_checkpoint, save_checkpoint
 from compgen.elpasolite.metrics import N_CLASSES
-from compgen.elpasolite.space import valid
+from compgen.elpasolite.space import encode, valid
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,20 @@ def inverse_frequency_weights(classes: np.ndarray) -> torch.Tensor:
     """Sampling weight per row: 1 / (rows of its class), so every class is drawn equally often."""
     counts = np.bincount(classes, minlength=N_CLASSES + 1)
     return torch.as_tensor(1.0 / counts[classes], dtype=torch.float64)
+
+
+def training_tensors(indices: np.ndarray, classes: np.ndarray, seed: int):
+    """What a conditional generator trains on: (device, batch generator, eq. 1 inputs, one-hot classes, row weights).
+
+    Seeds torch too, so the networks built next start from the same weights on every run.
+    """
+    dev = device()
+    batches = torch.Generator().manual_seed(seed)
+    x = torch.as_tensor(encode(indices), dtype=torch.float32, device=dev)
+    condition = one_hot(classes, dev)
+    weights = inverse_frequency_weights(classes)
+    torch.manual_seed(seed)
+    return dev, batches, x, condition, weights
 
 
 def _global_rng() -> dict:

@@ -19,8 +19,8 @@ import torch
 from torch import nn
 
 from compgen.elpasolite.metrics import N_CLASSES
-from compgen.elpasolite.space import decode, encode
-from compgen.elpasolite.training import device, inverse_frequency_weights, mlp, one_hot, run_updates
+from compgen.elpasolite.space import decode
+from compgen.elpasolite.training import mlp, one_hot, run_updates, training_tensors
 
 
 @dataclass(frozen=True)
@@ -74,12 +74,7 @@ def gradient_penalty(critic: Critic, real: torch.Tensor, fake: torch.Tensor, con
 
 def train_wgan(s: WGANSettings, indices: np.ndarray, classes: np.ndarray, output: str | Path, stop_after: int | None = None) -> None:
     """Train on (element indices, class) rows and write the generator; resumes from `<output>.ckpt`."""
-    dev = device()
-    rng = torch.Generator().manual_seed(s.seed)
-    x = torch.as_tensor(encode(indices), dtype=torch.float32, device=dev)
-    condition = one_hot(classes, dev)
-    weights = inverse_frequency_weights(classes)
-    torch.manual_seed(s.seed)
+    dev, rng, x, condition, weights = training_tensors(indices, classes, s.seed)
     generator, critic = Generator(s).to(dev), Critic(s).to(dev)
     g_optimiser = torch.optim.Adam(generator.parameters(), lr=s.lr, betas=s.betas)
     c_optimiser = torch.optim.Adam(critic.parameters(), lr=s.lr, betas=s.betas)
