@@ -183,6 +183,11 @@ def elpasolite_config():
     return cfg
 
 
+def elpasolite_runtime_minutes(paper_scale):
+    """Runtime for the cluster: 30 minutes by default, `paper_scale` minutes at the paper's scale."""
+    return lambda wildcards: paper_scale if config["elpasolite"]["paper_scale"] else 30
+
+
 def elpasolite_generator_settings(wildcards):
     return elpasolite_config()[wildcards.generator.partition("_class")[0]]
 

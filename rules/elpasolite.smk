@@ -43,7 +43,7 @@ rule elpasolite_train:
     resources:
         gpu=1,
         mem_mb=3000,
-        runtime=lambda wildcards: 1440 if config["elpasolite"]["paper_scale"] else 30,
+        runtime=elpasolite_runtime_minutes(paper_scale=1440),
     params:
         settings=elpasolite_generator_settings,
     script:
@@ -74,7 +74,7 @@ rule elpasolite_evaluate:
     threads: 2
     resources:
         mem_mb=8000,
-        runtime=lambda wildcards: 1440 if config["elpasolite"]["paper_scale"] else 30,
+        runtime=elpasolite_runtime_minutes(paper_scale=1440),
     params:
         cfg=lambda wildcards: {k: elpasolite_config()[k] for k in ("targets", "seeds")},
     script:
@@ -99,7 +99,7 @@ rule elpasolite_training_size:
     threads: 2
     resources:
         mem_mb=6000,
-        runtime=lambda wildcards: 600 if config["elpasolite"]["paper_scale"] else 30,
+        runtime=elpasolite_runtime_minutes(paper_scale=600),
     params:
         cfg=lambda wildcards: {"targets": elpasolite_config()["targets"][:1]},
     script:
