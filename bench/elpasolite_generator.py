@@ -1,0 +1,59 @@
+"""Train one elpasolite generator with chosen settings and score it, outside the workflow.
+
+For trying settings (the paper's, or a candidate default) without touching
+results/elpasolite/models. Needs `snakemake elpasolite_space` to have run.
+
+    .venv/bin/python bench/elpasolite_generator.py wgan '{"updates": 200000, "lr": 1e-5}'
+    .venv/bin/python bench/elpasolite_generator.py dqn '{"target_class": 1, "hidden": 512, "layers": 5}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from compgen.elpasolite import cvae, dqn, wgan
+from compgen.elpasolite.metrics import class_table, generation_metrics
+from compgen.elpasolite.study import training_rows
+from compgen.elpasolite.training import load_generator, sample_valid
+from compgen.io import read_table
+
+TRAINERS = {"cvae": (cvae.CVAESettings, cvae.train_cvae), "wgan": (wgan.WGANSettings, wgan.train_wgan), "dqn": (dqn.DQNSettings, dqn.train_dqn)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("model", choices=sorted(TRAINERS))
+    parser.add_argument("settings", nargs="?", default="{}", help="JSON of settings that differ from the library defaults")
+    parser.add_argument("--results", type=Path, default=Path("results"))
+    parser.add_argument("--n-samples", type=int, default=10_000)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+
+    settings_class, train = TRAINERS[args.model]
+    settings = settings_class(**json.loads(args.settings))
+    indices, classes = training_rows(read_table(args.results / "datasets" / "elpasolite_dft.parquet"))
+    space = read_table(args.results / "elpasolite" / "space.parquet")
+    lookup = class_table(space)
+    with tempfile.TemporaryDirectory() as tmp:
+        start = time.perf_counter()
+        train(settings, indices, classes, Path(tmp) / "model.pt")
+        seconds = time.perf_counter() - start
+        network = load_generator(Path(tmp) / "model.pt")
+    print(f"{args.model} {settings}\ntrained in {seconds:.1f} s ({1000 * seconds / settings.updates:.2f} ms per update)")
+    for target in [settings.target_class] if args.model == "dqn" else [1, 5]:
+        samples, invalid = sample_valid(network, target, args.n_samples, settings.seed)
+        metrics = generation_metrics(samples, lookup, space, target)
+        print(f"class {target}: invalid {invalid}, " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+
+
+if __name__ == "__main__":
+    main()
