@@ -171,7 +171,6 @@ ELPASOLITE_PAPER = {
         "seeds": list(range(50)),
     },
 }
-ELPASOLITE_GENERATORS = ("cvae", "wgan", "dqn")
 
 
 def elpasolite_config():

@@ -25,14 +25,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from compgen.elpasolite.space import _CELL, N_GROUPS, N_ROWS, ROW_GROUP, decode, encode
+from compgen.elpasolite.space import ELEMENT_AT, N_GROUPS, N_ROWS, ROW_GROUP, decode, encode
 from compgen.elpasolite.training import device, inverse_frequency_weights, mlp, run_updates
 
 N_ACTIONS = max(N_ROWS, N_GROUPS)  # 8
 STEPS = 8
 SCALE = np.array([N_ROWS, N_GROUPS] * 4)
 # legal group actions after choosing row r (index r, 0 unused): the row's places holding an element of the space
-GROUP_LEGAL = _CELL[:, 1:] >= 0
+GROUP_LEGAL = ELEMENT_AT[:, 1:] >= 0
 ROW_LEGAL = np.arange(N_ACTIONS) < N_ROWS
 
 

@@ -27,8 +27,8 @@ def _row_group(symbol: str) -> tuple[int, int]:
 
 ROW_GROUP = np.array([_row_group(s) for s in ELEMENTS])  # 39 x 2
 # (row, group) -> element index, -1 where no main-group element of our set sits
-_CELL = np.full((N_ROWS + 1, N_GROUPS + 1), -1)
-_CELL[ROW_GROUP[:, 0], ROW_GROUP[:, 1]] = np.arange(N_ELEMENTS)
+ELEMENT_AT = np.full((N_ROWS + 1, N_GROUPS + 1), -1)
+ELEMENT_AT[ROW_GROUP[:, 0], ROW_GROUP[:, 1]] = np.arange(N_ELEMENTS)
 SPACE_SIZE = N_ELEMENTS * (N_ELEMENTS - 1) * (N_ELEMENTS - 2) * (N_ELEMENTS - 3)
 
 
@@ -81,7 +81,7 @@ def decode(x: np.ndarray) -> np.ndarray:
     row_group = np.rint(((x + 1) * scale + 1) / 2).astype(np.int64)
     inside = (row_group >= 1).all(-1) & (row_group <= scale).all(-1)
     rows, groups = np.clip(row_group[..., 0], 0, N_ROWS), np.clip(row_group[..., 1], 0, N_GROUPS)
-    return np.where(inside, _CELL[rows, groups], -1)
+    return np.where(inside, ELEMENT_AT[rows, groups], -1)
 
 
 def valid(indices: np.ndarray) -> np.ndarray:
