@@ -18,18 +18,15 @@ from pathlib import Path
 
 import torch
 
-from compgen.elpasolite import cvae, dqn, wgan
 from compgen.elpasolite.metrics import class_table, generation_metrics
 from compgen.elpasolite.study import training_rows
-from compgen.elpasolite.training import load_generator, sample_valid
+from compgen.elpasolite.generators import GENERATORS, load_generator
+from compgen.elpasolite.training import sample_valid
 from compgen.io import read_table
-
-TRAINERS = {"cvae": (cvae.CVAESettings, cvae.train_cvae), "wgan": (wgan.WGANSettings, wgan.train_wgan), "dqn": (dqn.DQNSettings, dqn.train_dqn)}
-
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("model", choices=sorted(TRAINERS))
+    parser.add_argument("model", choices=sorted(GENERATORS))
     parser.add_argument("settings", nargs="?", default="{}", help="JSON of settings that differ from the library defaults")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--n-samples", type=int, default=10_000)
@@ -38,14 +35,14 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
 
-    settings_class, train = TRAINERS[args.model]
-    settings = settings_class(**json.loads(args.settings))
+    kind = GENERATORS[args.model]
+    settings = kind.settings(**json.loads(args.settings))
     indices, classes = training_rows(read_table(args.results / "datasets" / "elpasolite_dft.parquet"))
     space = read_table(args.results / "elpasolite" / "space.parquet")
     lookup = class_table(space)
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        train(settings, indices, classes, Path(tmp) / "model.pt")
+        kind.train(settings, indices, classes, Path(tmp) / "model.pt")
         seconds = time.perf_counter() - start
         network = load_generator(Path(tmp) / "model.pt")
     print(f"{args.model} {settings}\ntrained in {seconds:.1f} s ({1000 * seconds / settings.updates:.2f} ms per update)")

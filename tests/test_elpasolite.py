@@ -225,10 +225,10 @@ def test_paper_scale_overlay_schedules_50_seeds_and_one_agent_per_class(tmp_path
 def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path, kind):
     import torch
 
-    from compgen.elpasolite import cvae, dqn, wgan
-    from compgen.elpasolite.training import load_generator, sample_valid
+    from compgen.elpasolite.generators import GENERATORS, load_generator
+    from compgen.elpasolite.training import sample_valid
 
-    settings_class, train = {"cvae": (cvae.CVAESettings, cvae.train_cvae), "wgan": (wgan.WGANSettings, wgan.train_wgan), "dqn": (dqn.DQNSettings, dqn.train_dqn)}[kind]
+    settings_class, _, train = GENERATORS[kind]
     rng = np.random.default_rng(0)
     indices = enumerate_space()[rng.choice(SPACE_SIZE, 300, replace=False)]
     classes = rng.integers(1, 11, size=300)

@@ -126,21 +126,20 @@ def train_job(dft: pd.DataFrame, model: str, settings: dict, seed: int, n_train:
     """Train one generator on the full training set (`n_train` 'all') or a seeded subset of it."""
     import torch
 
-    from compgen.elpasolite import cvae, dqn, wgan
+    from compgen.elpasolite.generators import GENERATORS
 
-    trainers = {"cvae": (cvae.CVAESettings, cvae.train_cvae), "wgan": (wgan.WGANSettings, wgan.train_wgan), "dqn": (dqn.DQNSettings, dqn.train_dqn)}
     torch.set_num_threads(threads)
     kind, target = parse_model(model)
-    settings_class, train = trainers[kind]
     indices, classes = training_rows(dft, None if n_train == "all" else int(n_train), seed)
     log.info("%s seed %d on %d training rows (%d in class 1)", model, seed, len(indices), int((classes == 1).sum()))
     extra = {"target_class": target} if target is not None else {}
-    train(settings_class(**settings, **extra, seed=seed), indices, classes, output)
+    GENERATORS[kind].train(GENERATORS[kind].settings(**settings, **extra, seed=seed), indices, classes, output)
 
 
 def generate(models: dict[tuple[str, int], str], seed: int, target: int, n: int) -> dict[str, tuple[np.ndarray, int]]:
     """Valid samples (in generation order) and the invalid count of every trained generator of `seed`."""
-    from compgen.elpasolite.training import load_generator, sample_valid
+    from compgen.elpasolite.generators import load_generator
+    from compgen.elpasolite.training import sample_valid
 
     out = {}
     for (model, model_seed), path in models.items():
@@ -224,7 +223,8 @@ def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: 
 def sweep_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[str, int, int], str], outputs) -> None:
     """Minority-class metrics against training-set size (paper Fig. 8); the full set is the last size."""
     from compgen.elpasolite.plots import training_size_figure
-    from compgen.elpasolite.training import load_generator, sample_valid
+    from compgen.elpasolite.generators import load_generator
+    from compgen.elpasolite.training import sample_valid
 
     space = read_table(space_path)
     lookup = class_table(space)

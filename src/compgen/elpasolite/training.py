@@ -3,7 +3,8 @@
 Each generator module (cvae, wgan, dqn) defines its settings, its networks and
 one `step(update)` that draws a batch and updates the networks; `run_updates`
 runs the steps with logging, a resumable checkpoint beside the output, and
-an atomic final write of the network that generates.
+an atomic final write of the network that generates (read back by
+`compgen.elpasolite.generators.load_generator`).
 """
 
 from __future__ import annotations
@@ -114,18 +115,6 @@ def run_updates(
     with atomic_path(output) as tmp:
         torch.save({"kind": kind, "settings": config, "model": generator_net.state_dict()}, tmp)
     checkpoint.unlink(missing_ok=True)
-
-
-def load_generator(path: str | Path) -> nn.Module:
-    """The generating network written by `run_updates`, on the CPU, in eval mode; it has `.sample`."""
-    from compgen.elpasolite import cvae, dqn, wgan
-
-    builders = {"cvae": (cvae.CVAESettings, cvae.CVAE), "wgan": (wgan.WGANSettings, wgan.Generator), "dqn": (dqn.DQNSettings, dqn.QNetwork)}
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    settings_class, network_class = builders[state["kind"]]
-    network = network_class(settings_class(**state["settings"]))
-    network.load_state_dict(state["model"])
-    return network.eval()
 
 
 @torch.no_grad()
