@@ -23,6 +23,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from compgen.atmo.data import build_pools
 from compgen.atmo.models import CompositionGAN
 from compgen.atmo.train import TrainSettings, adam, train_step
+from compgen.config import defaults, paper_settings
 from compgen.datasets import build_atmo
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,11 +92,15 @@ def main() -> None:
     n_elements = a.shape[1]
 
     peak = matmul_peak_gflops(device)
+    atmo = defaults("atmo")
+    job = {"augmented": True, "seed": 0, "log_every": atmo["log_every"], "checkpoint_every": atmo["checkpoint_every"]}
+    laptop = {**atmo["model"], **job}
+    paper = {**laptop, **paper_settings("atmo")["model"], "width": 2 * n_elements}
     configs = {
-        "paper fp32": TrainSettings(width=2 * n_elements, blocks=20),
-        "paper bf16": TrainSettings(width=2 * n_elements, blocks=20, bf16=True),
-        "default fp32": TrainSettings(width=32, blocks=2, input_skip=True),
-        "default bf16": TrainSettings(width=32, blocks=2, input_skip=True, bf16=True),
+        "paper fp32": TrainSettings(**paper),
+        "paper bf16": TrainSettings(**{**paper, "bf16": True}),
+        "default fp32": TrainSettings(**laptop),
+        "default bf16": TrainSettings(**{**laptop, "bf16": True}),
     }
     rows = []
     for name, settings in configs.items():

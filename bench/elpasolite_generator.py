@@ -18,16 +18,18 @@ from pathlib import Path
 
 import torch
 
-from compgen.elpasolite.metrics import class_table, generation_metrics
-from compgen.elpasolite.study import training_rows
+from compgen.config import defaults
 from compgen.elpasolite.generators import GENERATORS, load_generator
+from compgen.elpasolite.metrics import generation_metrics
+from compgen.elpasolite.study import read_class_table, training_rows
 from compgen.elpasolite.training import sample_valid
 from compgen.io import read_table
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("model", choices=sorted(GENERATORS))
-    parser.add_argument("settings", nargs="?", default="{}", help="JSON of settings that differ from the library defaults")
+    parser.add_argument("settings", nargs="?", default="{}", help="JSON of settings that differ from the config schema's defaults")
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--n-samples", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=2)
@@ -36,10 +38,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     kind = GENERATORS[args.model]
-    settings = kind.settings(**json.loads(args.settings))
+    job = {"seed": 0, **({"target_class": 1} if args.model == "dqn" else {})}
+    settings = kind.settings(**{**defaults(f"elpasolite.{args.model}"), **job, **json.loads(args.settings)})
     indices, classes = training_rows(read_table(args.results / "datasets" / "elpasolite_dft.parquet"))
     space = read_table(args.results / "elpasolite" / "space.parquet")
-    lookup = class_table(space)
+    lookup = read_class_table(args.results / "elpasolite" / "class_table.npy")
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         kind.train(settings, indices, classes, Path(tmp) / "model.pt")

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from compgen.elpasolite.metrics import class_table, generation_metrics
+from compgen.elpasolite.metrics import generation_metrics
 from compgen.elpasolite.oracle import augmented_dft, fit, predict_grid
 from compgen.elpasolite.space import SPACE_SIZE
+from compgen.elpasolite.study import read_class_table
 from compgen.io import read_table
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +47,7 @@ def main() -> None:
     rows.append({"task": "score the whole space", "items": SPACE_SIZE, "seconds": time.perf_counter() - began})
     assert np.isfinite(energies).all()
 
-    lookup = class_table(space)
+    lookup = read_class_table(results / "elpasolite" / "class_table.npy")
     rng = np.random.default_rng(0)
     for n in args.samples:
         samples = rng.integers(0, 39, size=(n, 4))

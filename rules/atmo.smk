@@ -1,18 +1,22 @@
 # The atmo study: amine swap with (Augmented) CycleGAN, Δ evaluation and figures.
 
-ATMO = config["atmo"]
 ATMO_DIR = f"results/atmo/{atmo_pair()}"
+ATMO_LOGS = f"logs/atmo/{atmo_pair()}"
+ATMO_SPLIT = f"{ATMO_DIR}/split.parquet"
 
 
 rule atmo_split:
     input:
         "results/datasets/atmo.parquet",
     output:
-        f"{ATMO_DIR}/split.csv",
+        ATMO_SPLIT,
     log:
-        f"logs/atmo/{atmo_pair()}/split.log",
+        f"{ATMO_LOGS}/split.log",
     conda:
         "../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         cfg=atmo_params(),
     script:
@@ -21,21 +25,21 @@ rule atmo_split:
 
 rule atmo_train:
     input:
-        "results/datasets/atmo.parquet",
+        ATMO_SPLIT,
     output:
-        model=f"{ATMO_DIR}/models/{{model}}_fold{{fold}}_seed{{seed}}.pt",
-        losses=f"{ATMO_DIR}/models/{{model}}_fold{{fold}}_seed{{seed}}_losses.csv",
+        model=f"{ATMO_DIR}/models/{ATMO_MODEL.template}.pt",
+        losses=f"{ATMO_DIR}/models/{ATMO_MODEL.template}_losses.csv",
     log:
-        f"logs/atmo/{atmo_pair()}/train_{{model}}_fold{{fold}}_seed{{seed}}.log",
+        f"{ATMO_LOGS}/train_{ATMO_MODEL.template}.log",
     benchmark:
-        f"benchmarks/atmo/{atmo_pair()}/train_{{model}}_fold{{fold}}_seed{{seed}}.tsv"
+        f"benchmarks/atmo/{atmo_pair()}/train_{ATMO_MODEL.template}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_runtime_minutes(),
+        runtime=atmo_train_minutes(),
     params:
         cfg=atmo_params("model", "log_every", "checkpoint_every"),
     script:
@@ -45,14 +49,14 @@ rule atmo_train:
 rule atmo_evaluate:
     input:
         unpack(atmo_model_files),
-        atmo="results/datasets/atmo.parquet",
+        split=ATMO_SPLIT,
     output:
         deltas=f"{ATMO_DIR}/deltas.parquet",
         summary=f"{ATMO_DIR}/delta_summary.csv",
         summary_unseen=f"{ATMO_DIR}/delta_summary_unseen.csv",
         nsample_curve=f"{ATMO_DIR}/nsample_curve.csv",
     log:
-        f"logs/atmo/{atmo_pair()}/evaluate.log",
+        f"{ATMO_LOGS}/evaluate.log",
     benchmark:
         f"benchmarks/atmo/{atmo_pair()}/evaluate.tsv"
     conda:
@@ -70,13 +74,17 @@ rule atmo_evaluate:
 rule atmo_generate:
     input:
         unpack(atmo_model_files),
-        atmo="results/datasets/atmo.parquet",
+        split=ATMO_SPLIT,
     output:
         f"{ATMO_DIR}/generated.parquet",
     log:
-        f"logs/atmo/{atmo_pair()}/generate.log",
+        f"{ATMO_LOGS}/generate.log",
     conda:
         "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=10,
     params:
         cfg=atmo_params("evaluation"),
     script:
@@ -86,16 +94,19 @@ rule atmo_generate:
 rule atmo_generated_figures:
     input:
         generated=f"{ATMO_DIR}/generated.parquet",
-        atmo="results/datasets/atmo.parquet",
+        split=ATMO_SPLIT,
     output:
         ratio_png=f"{ATMO_DIR}/figures/element_ratio.png",
         ratio_csv=f"{ATMO_DIR}/figures/element_ratio.csv",
         umap_png=f"{ATMO_DIR}/figures/umap.png",
         umap_csv=f"{ATMO_DIR}/figures/umap.csv",
     log:
-        f"logs/atmo/{atmo_pair()}/generated_figures.log",
+        f"{ATMO_LOGS}/generated_figures.log",
     conda:
         "../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         cfg=atmo_params("evaluation"),
     script:
@@ -115,30 +126,33 @@ rule atmo_figures:
         losses_png=f"{ATMO_DIR}/figures/loss_curves.png",
         losses_csv=f"{ATMO_DIR}/figures/loss_curves.csv",
     log:
-        f"logs/atmo/{atmo_pair()}/figures.log",
+        f"{ATMO_LOGS}/figures.log",
     conda:
         "../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
     script:
         "../scripts/atmo_figures.py"
 
 
 rule atmo_sweep_train:
     input:
-        "results/datasets/atmo.parquet",
+        ATMO_SPLIT,
     output:
-        model=f"{ATMO_DIR}/sweep/models/paired{{fraction}}_{{unpaired}}_seed{{seed}}.pt",
-        losses=f"{ATMO_DIR}/sweep/models/paired{{fraction}}_{{unpaired}}_seed{{seed}}_losses.csv",
+        model=f"{ATMO_DIR}/sweep/models/{ATMO_SWEEP_MODEL.template}.pt",
+        losses=f"{ATMO_DIR}/sweep/models/{ATMO_SWEEP_MODEL.template}_losses.csv",
     log:
-        f"logs/atmo/{atmo_pair()}/sweep_paired{{fraction}}_{{unpaired}}_seed{{seed}}.log",
+        f"{ATMO_LOGS}/sweep_{ATMO_SWEEP_MODEL.template}.log",
     benchmark:
-        f"benchmarks/atmo/{atmo_pair()}/sweep_paired{{fraction}}_{{unpaired}}_seed{{seed}}.tsv"
+        f"benchmarks/atmo/{atmo_pair()}/sweep_{ATMO_SWEEP_MODEL.template}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_runtime_minutes(),
+        runtime=atmo_train_minutes(),
     params:
         cfg=atmo_params("model", "log_every", "checkpoint_every"),
     script:
@@ -148,14 +162,18 @@ rule atmo_sweep_train:
 rule atmo_sweep:
     input:
         unpack(atmo_sweep_model_files),
-        atmo="results/datasets/atmo.parquet",
+        split=ATMO_SPLIT,
     output:
         csv=f"{ATMO_DIR}/figures/fraction_sweep.csv",
         png=f"{ATMO_DIR}/figures/fraction_sweep.png",
     log:
-        f"logs/atmo/{atmo_pair()}/sweep.log",
+        f"{ATMO_LOGS}/sweep.log",
     conda:
         "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
     params:
         cfg=atmo_params("evaluation", "fraction_sweep"),
     script:
@@ -165,12 +183,12 @@ rule atmo_sweep:
 # Opt-in (not part of `all`): snakemake atmo_tune. Resumes after an interruption.
 rule atmo_tune:
     input:
-        "results/datasets/atmo.parquet",
+        ATMO_SPLIT,
     output:
         calls=f"{ATMO_DIR}/tuning/calls.csv",
         best=f"{ATMO_DIR}/tuning/best.json",
     log:
-        f"logs/atmo/{atmo_pair()}/tune.log",
+        f"{ATMO_LOGS}/tune.log",
     benchmark:
         f"benchmarks/atmo/{atmo_pair()}/tune.tsv"
     conda:
@@ -179,7 +197,7 @@ rule atmo_tune:
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_runtime_minutes() * 3 * 50,
+        runtime=atmo_tune_minutes(),
     params:
         cfg=atmo_params(
             "model", "log_every", "checkpoint_every", "evaluation", "tuning"
@@ -214,7 +232,8 @@ rule atmo_dimension:
 rule atmo_tandem:
     input:
         atmo="results/datasets/atmo.parquet",
-        model=f"{ATMO_DIR}/models/augcyc_fold0_seed{ATMO['seeds'][0]}.pt",
+        split=ATMO_SPLIT,
+        model=f"{ATMO_DIR}/models/{ATMO_MODEL.format(model='augcyc', fold=0, seed=ATMO['seeds'][0])}.pt",
         params=rules.atmo_dimension.output.params,
     output:
         bars_png=f"{ATMO_DIR}/tandem/dimension_shares.png",
@@ -222,9 +241,13 @@ rule atmo_tandem:
         umap_png=f"{ATMO_DIR}/tandem/umap.png",
         umap_csv=f"{ATMO_DIR}/tandem/umap.csv",
     log:
-        f"logs/atmo/{atmo_pair()}/tandem.log",
+        f"{ATMO_LOGS}/tandem.log",
     conda:
         "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=20,
     params:
         cfg=atmo_params("dimension", "tandem"),
     script:

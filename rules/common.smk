@@ -1,3 +1,4 @@
+import math
 import os
 import re
 import sys
@@ -11,21 +12,29 @@ os.environ.update(
     PYTHONPATH=os.pathsep.join(p for p in (SRC, os.environ.get("PYTHONPATH")) if p)
 )
 
-from compgen.registry import DATASETS  # noqa: E402
+from compgen import config as settings  # noqa: E402
+from compgen.registry import (  # noqa: E402
+    ATMO_MODEL,
+    ATMO_MODELS,
+    ATMO_SWEEP_MODEL,
+    DATASETS,
+    ELPASOLITE_SAMPLES,
+    WILDCARDS,
+    agent_name,
+    fraction_label,
+)
+
+settings.check(config)
 
 SOURCES = config["sources"]
+ATMO = settings.effective(config, "atmo")
+ELPASOLITE = settings.effective(config, "elpasolite")
 
 
 wildcard_constraints:
+    **WILDCARDS,
     source="|".join(map(re.escape, SOURCES)),
     dataset="|".join(map(re.escape, DATASETS)),
-    model="augcyc|cyclegan",
-    fraction=r"\d\.\d\d",
-    unpaired="with|without",
-    fold=r"\d+",
-    seed=r"\d+",
-    generator=r"cvae|wgan|dqn_class\d+",
-    n_train=r"all|\d+",
 
 
 def raw_path(source):
@@ -39,44 +48,18 @@ def dataset_raw_inputs(wildcards):
     }
 
 
+def runtime_minutes(steps, seconds_per_step, floor=10):
+    """A cluster time limit: `floor` minutes plus three times the expected work."""
+    return floor + math.ceil(3 * steps * seconds_per_step / 60)
+
+
 # --- atmo ----------------------------------------------------------------------
-
-# Table 1 of Ai et al. 2022 and their 10,000 epochs; width null = 2 x n_elements.
-ATMO_PAPER_MODEL = {
-    "width": None,
-    "blocks": 20,
-    "epochs": 10000,
-    "lr": 2.0e-4,
-    "lr_divider": 2.0,
-    "lr_slowdown_param": 0.9806,
-    "lr_slowdown_every": 50,
-    "cyc_weight": 1.0,
-    "lambda_z": 0.1,
-    "input_skip": False,
-}
-
-
-# Fig. 6 of the paper: 0 to 0.7 in steps of 0.1 and 10 seeds. With three folds
-# at most 2/3 of the can-pair B are outside a fold's test part, so 0.67 ends it.
-ATMO_PAPER_SWEEP = {
-    "fractions": [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.67],
-    "seeds": list(range(10)),
-}
 
 
 def atmo_pair():
     from compgen.atmo.data import pair_label
 
-    return pair_label(config["atmo"]["amine_a"], config["atmo"]["amine_b"])
-
-
-def atmo_training_config():
-    """The atmo config with the paper-scale network swapped in when `paper_scale` is set."""
-    cfg = dict(config["atmo"])
-    if cfg["paper_scale"]:
-        cfg["model"] = ATMO_PAPER_MODEL
-        cfg["fraction_sweep"] = ATMO_PAPER_SWEEP
-    return cfg
+    return pair_label(ATMO["amine_a"], ATMO["amine_b"])
 
 
 # Every atmo job needs the pairing and split; beyond that each gets only the
@@ -85,145 +68,157 @@ ATMO_SPLIT_KEYS = ("amine_a", "amine_b", "n_folds", "split_seed", "seeds")
 
 
 def atmo_params(*sections):
-    cfg = atmo_training_config()
-    return {key: cfg[key] for key in (*ATMO_SPLIT_KEYS, *sections)}
+    return {key: ATMO[key] for key in (*ATMO_SPLIT_KEYS, *sections)}
 
 
-def atmo_runtime_minutes():
-    return 600 if config["atmo"]["paper_scale"] else 30
+# Two CPU cores take about 0.036 s per residual block per epoch at the paper's
+# width (0.72 s for its 20 blocks, bench/atmo_step.py).
+ATMO_SECONDS_PER_BLOCK_EPOCH = 0.036
+
+
+def atmo_train_minutes():
+    model = ATMO["model"]
+    return runtime_minutes(
+        model["epochs"], ATMO_SECONDS_PER_BLOCK_EPOCH * max(model["blocks"], 1)
+    )
+
+
+def atmo_tune_minutes():
+    """Every call of the search trains one model per fold."""
+    return ATMO["tuning"]["n_calls"] * ATMO["n_folds"] * atmo_train_minutes()
 
 
 def atmo_model_files(wildcards):
-    """Every trained model of the study, keyed model_fold_seed."""
-    cfg = config["atmo"]
+    """Every trained model of the study, named by its key."""
     return {
-        f"{model}_fold{fold}_seed{seed}": f"results/atmo/{atmo_pair()}/models/{model}_fold{fold}_seed{seed}.pt"
-        for model in ("augcyc", "cyclegan")
-        for fold in range(cfg["n_folds"])
-        for seed in cfg["seeds"]
+        key: f"results/atmo/{atmo_pair()}/models/{key}.pt"
+        for key in (
+            ATMO_MODEL.format(model=model, fold=fold, seed=seed)
+            for model in ATMO_MODELS
+            for fold in range(ATMO["n_folds"])
+            for seed in ATMO["seeds"]
+        )
     }
 
 
 def atmo_loss_files(wildcards):
     return {
-        k: v.replace(".pt", "_losses.csv")
-        for k, v in atmo_model_files(wildcards).items()
+        key: path.replace(".pt", "_losses.csv")
+        for key, path in atmo_model_files(wildcards).items()
     }
 
 
 def atmo_sweep_model_files(wildcards):
-    """Every model of the paired-fraction sweep (Fig. 6), keyed fraction_unpaired_seed."""
+    """Every model of the paired-fraction sweep (Fig. 6), named by its key."""
     from compgen.atmo.study import sweep_points
 
-    cfg = atmo_training_config()
-    return {
-        f"{fraction}_{unpaired}_{seed}": f"results/atmo/{atmo_pair()}/sweep/models/paired{fraction}_{unpaired}_seed{seed}.pt"
-        for fraction, unpaired, seed in sweep_points(cfg)
-    }
+    keys = (
+        ATMO_SWEEP_MODEL.format(fraction=fraction, unpaired=unpaired, seed=seed)
+        for fraction, unpaired, seed in sweep_points(ATMO)
+    )
+    return {key: f"results/atmo/{atmo_pair()}/sweep/models/{key}.pt" for key in keys}
 
 
 # --- elpasolite ------------------------------------------------------------------
 
-
-# Section 2.3 of Türk et al. 2022 and their 50 initialisations, for `paper_scale: true`.
-ELPASOLITE_PAPER = {
-    "seeds": list(range(50)),
-    "targets": [
-        {"energy_class": 1, "n_samples": 10_000},
-        {"energy_class": 5, "n_samples": 25_000_000},
-    ],
-    "cvae": {
-        "hidden": 256,
-        "layers": 2,
-        "latent": 8,
-        "kl_weight": 0.1,
-        "updates": 10_000,
-        "batch": 500,
-        "lr": 1.0e-3,
-    },
-    "wgan": {
-        "hidden": 512,
-        "layers": 1,
-        "latent": 8,
-        "gradient_penalty": 10.0,
-        "critic_updates": 5,
-        "updates": 200_000,
-        "batch": 100,
-        "lr": 1.0e-5,
-        "log_every": 10_000,
-        "checkpoint_every": 20_000,
-    },
-    "dqn": {
-        "hidden": 512,
-        "layers": 5,
-        "gamma": 0.999,
-        "target_sync": 10,
-        "beta": 5.0,
-        "updates": 800_000,
-        "batch": 250,
-        "lr": 1.0e-5,
-        "log_every": 40_000,
-        "checkpoint_every": 80_000,
-    },
-    # Fig. 8: 50 random subsets per size (the paper does not list its sizes)
-    "training_size_sweep": {
-        "sizes": [1000, 2000, 4000, 8000, 16000],
-        "seeds": list(range(50)),
-    },
+# Seconds per update per (batch x hidden^2 x layers) on two CPU cores, from the
+# paper-size agent (5 x 512, batch 250) at about 0.018 s per update.
+ELPASOLITE_SECONDS_PER_UNIT = 5.5e-11
+# Forward and backward passes per update relative to one network's: the VAE has
+# an encoder and a decoder; the WGAN updates its critic `critic_updates` times,
+# each with the gradient penalty's second backward pass.
+ELPASOLITE_PASSES = {
+    "cvae": lambda s: 2,
+    "wgan": lambda s: (3 * s["critic_updates"] + 2) / 2,
+    "dqn": lambda s: 2,
 }
 
 
-def elpasolite_config():
-    """The elpasolite config with the paper's settings laid over it when `paper_scale` is set."""
-    cfg = dict(config["elpasolite"])
-    if cfg["paper_scale"]:
-        for key, value in ELPASOLITE_PAPER.items():
-            cfg[key] = {**cfg[key], **value} if isinstance(value, dict) else value
-    return cfg
-
-
-def elpasolite_runtime_minutes(paper_scale):
-    """Runtime for the cluster: 30 minutes by default, `paper_scale` minutes at the paper's scale."""
-    return lambda wildcards: paper_scale if config["elpasolite"]["paper_scale"] else 30
-
-
 def elpasolite_generator_settings(wildcards):
-    return elpasolite_config()[wildcards.generator.partition("_class")[0]]
+    return ELPASOLITE[wildcards.generator.partition("_class")[0]]
 
 
-def elpasolite_generator_names():
-    """cvae, wgan and one DQN agent per target class."""
-    cfg = elpasolite_config()
-    agents = [f"dqn_class{t['energy_class']}" for t in cfg["targets"]]
-    return [g for g in ("cvae", "wgan") if g in cfg["generators"]] + (
-        agents if "dqn" in cfg["generators"] else []
+def elpasolite_train_minutes(wildcards):
+    kind = wildcards.generator.partition("_class")[0]
+    s = ELPASOLITE[kind]
+    unit = s["batch"] * s["hidden"] ** 2 * max(s["layers"], 1)
+    return runtime_minutes(
+        s["updates"], ELPASOLITE_SECONDS_PER_UNIT * unit * ELPASOLITE_PASSES[kind](s)
     )
 
 
-def elpasolite_model_files(wildcards):
-    """Every generator trained on the full set, keyed generator_seed."""
-    return {
-        f"{generator}_{seed}": f"results/elpasolite/models/all/{generator}_seed{seed}.pt"
-        for generator in elpasolite_generator_names()
-        for seed in elpasolite_config()["seeds"]
-    }
+# Generation and scoring both run at a few million compositions per minute.
+ELPASOLITE_SECONDS_PER_SAMPLE = 2e-5
 
 
-def elpasolite_sweep_files(wildcards):
-    """Generators trained on subsets of the training set for the minority target, keyed generator_size_seed."""
-    cfg = elpasolite_config()
-    minority = cfg["targets"][0]["energy_class"]
-    names = [g if g != "dqn" else f"dqn_class{minority}" for g in cfg["generators"]]
-    sweep = cfg["training_size_sweep"]
+def elpasolite_samples_minutes(n_samples):
+    return runtime_minutes(n_samples, ELPASOLITE_SECONDS_PER_SAMPLE)
+
+
+def elpasolite_generator_names(target_classes=None):
+    """cvae, wgan and one DQN agent per target class."""
+    classes = target_classes or [t["energy_class"] for t in ELPASOLITE["targets"]]
+    names = [g for g in ("cvae", "wgan") if g in ELPASOLITE["generators"]]
+    return names + (
+        [agent_name(c) for c in classes] if "dqn" in ELPASOLITE["generators"] else []
+    )
+
+
+def elpasolite_model_path(generator, n_train, seed):
+    return f"results/elpasolite/models/{n_train}/{generator}_seed{seed}.pt"
+
+
+def elpasolite_samples_path(sampler, n_train, target, seed):
+    return f"results/elpasolite/samples/{n_train}/class{target}/{sampler}_seed{seed}.parquet"
+
+
+def elpasolite_sample_inputs(wildcards):
+    """A trained generator's file; the baselines need only the training set."""
+    inputs = {"dft": "results/datasets/elpasolite_dft.parquet"}
+    if wildcards.sampler not in ("uniform", "prevalence"):
+        inputs["model"] = elpasolite_model_path(
+            wildcards.sampler, wildcards.n_train, wildcards.seed
+        )
+    return inputs
+
+
+def elpasolite_target_samples(wildcards):
+    """How many valid samples the target class of a sample file asks for."""
+    n = {t["energy_class"]: t["n_samples"] for t in ELPASOLITE["targets"]}
+    return n[int(wildcards.target)]
+
+
+def elpasolite_sample_files(wildcards):
+    """Every sample file of the main study: models and baselines x targets x seeds, named by key."""
     files = {}
-    for generator in names:
-        for seed in sweep["seeds"]:
-            for size in sweep["sizes"]:
-                files[f"{generator}_{size}_{seed}"] = (
-                    f"results/elpasolite/models/{size}/{generator}_seed{seed}.pt"
+    for target in ELPASOLITE["targets"]:
+        c = target["energy_class"]
+        samplers = ["uniform", "prevalence", *elpasolite_generator_names([c])]
+        for sampler in samplers:
+            for seed in ELPASOLITE["seeds"]:
+                key = ELPASOLITE_SAMPLES.format(
+                    sampler=sampler, n_train="all", target=c, seed=seed
                 )
-            # the full training set closes the curve
-            files[f"{generator}_all_{seed}"] = (
-                f"results/elpasolite/models/all/{generator}_seed{seed}.pt"
-            )
+                files[key] = elpasolite_samples_path(sampler, "all", c, seed)
     return files
+
+
+def elpasolite_sweep_sample_files(wildcards):
+    """Samples of the minority target from generators trained on subsets, and on the full set to close the curve."""
+    minority = ELPASOLITE["targets"][0]["energy_class"]
+    sweep = ELPASOLITE["training_size_sweep"]
+    files = {}
+    for generator in elpasolite_generator_names([minority]):
+        for seed in sweep["seeds"]:
+            for n_train in [*sweep["sizes"], "all"]:
+                key = ELPASOLITE_SAMPLES.format(
+                    sampler=generator, n_train=n_train, target=minority, seed=seed
+                )
+                files[key] = elpasolite_samples_path(generator, n_train, minority, seed)
+    return files
+
+
+def elpasolite_total_samples(files):
+    """Samples a job reads, for its memory and time: the sum over its sample files' targets."""
+    n = {t["energy_class"]: t["n_samples"] for t in ELPASOLITE["targets"]}
+    return sum(n[ELPASOLITE_SAMPLES.parse(key)[2]] for key in files)

@@ -9,6 +9,9 @@ rule fetch:
     localrule: True
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=1000,
+        runtime=30,
     params:
         source=lambda wildcards: SOURCES[wildcards.source],
     script:
@@ -50,6 +53,9 @@ rule dataset_figure:
         "logs/datasets/{dataset}_figure.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
         values=lambda wildcards: DATASETS[wildcards.dataset]["values"],
     script:
@@ -66,6 +72,9 @@ rule dataset_summary:
         "logs/datasets/summary.log",
     conda:
         "../envs/data.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
     params:
         datasets=list(DATASETS),
     script:

@@ -1,4 +1,5 @@
-# The elpasolite study: the enumerated space, its rebuilt oracle, classes and metrics.
+# The elpasolite study: the enumerated space, its rebuilt oracle, classes, generators,
+# their samples (written once) and the metrics and figures read from them.
 
 
 rule elpasolite_space:
@@ -23,7 +24,7 @@ rule elpasolite_space:
         mem_mb=12000,
         runtime=30,
     params:
-        cfg=config["elpasolite"]["oracle"],
+        cfg=ELPASOLITE["oracle"],
     script:
         "../scripts/elpasolite_space.py"
 
@@ -32,7 +33,7 @@ rule elpasolite_train:
     input:
         "results/datasets/elpasolite_dft.parquet",
     output:
-        "results/elpasolite/models/{n_train}/{generator}_seed{seed}.pt",
+        elpasolite_model_path("{generator}", "{n_train}", "{seed}"),
     log:
         "logs/elpasolite/train/{n_train}/{generator}_seed{seed}.log",
     benchmark:
@@ -43,28 +44,44 @@ rule elpasolite_train:
     resources:
         gpu=1,
         mem_mb=3000,
-        runtime=elpasolite_runtime_minutes(paper_scale=1440),
+        runtime=elpasolite_train_minutes,
     params:
         settings=elpasolite_generator_settings,
     script:
         "../scripts/elpasolite_train.py"
 
 
+rule elpasolite_sample:
+    input:
+        unpack(elpasolite_sample_inputs),
+    output:
+        elpasolite_samples_path("{sampler}", "{n_train}", "{target}", "{seed}"),
+    log:
+        "logs/elpasolite/samples/{n_train}/class{target}/{sampler}_seed{seed}.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=lambda wildcards: elpasolite_samples_minutes(
+            elpasolite_target_samples(wildcards)
+        ),
+    params:
+        n_samples=elpasolite_target_samples,
+    script:
+        "../scripts/elpasolite_sample.py"
+
+
 rule elpasolite_evaluate:
     input:
-        unpack(elpasolite_model_files),
+        unpack(elpasolite_sample_files),
         dft="results/datasets/elpasolite_dft.parquet",
         space="results/elpasolite/space.parquet",
+        class_table="results/elpasolite/class_table.npy",
     output:
         per_seed="results/elpasolite/metrics_per_seed.csv",
         summary="results/elpasolite/metrics_summary.csv",
         charge_balance="results/elpasolite/charge_balance.csv",
-        energy_png="results/elpasolite/figures/sample_energies.png",
-        energy_csv="results/elpasolite/figures/sample_energies.csv",
-        sites_png="results/elpasolite/figures/site_distributions.png",
-        sites_csv="results/elpasolite/figures/site_distributions.csv",
-        discovery_png="results/elpasolite/figures/discovery_curves.png",
-        discovery_csv="results/elpasolite/figures/discovery_curves.csv",
     log:
         "logs/elpasolite/evaluate.log",
     benchmark:
@@ -74,18 +91,49 @@ rule elpasolite_evaluate:
     threads: 2
     resources:
         mem_mb=8000,
-        runtime=elpasolite_runtime_minutes(paper_scale=1440),
+        runtime=lambda wildcards: elpasolite_samples_minutes(
+            elpasolite_total_samples(elpasolite_sample_files(wildcards))
+        ),
     params:
-        cfg=lambda wildcards: {k: elpasolite_config()[k] for k in ("targets", "seeds")},
+        cfg={key: ELPASOLITE[key] for key in ("targets", "seeds")},
     script:
         "../scripts/elpasolite_evaluate.py"
 
 
-rule elpasolite_training_size:
+rule elpasolite_figures:
     input:
-        unpack(elpasolite_sweep_files),
+        unpack(elpasolite_sample_files),
         dft="results/datasets/elpasolite_dft.parquet",
         space="results/elpasolite/space.parquet",
+        class_table="results/elpasolite/class_table.npy",
+    output:
+        energy_png="results/elpasolite/figures/sample_energies.png",
+        energy_csv="results/elpasolite/figures/sample_energies.csv",
+        sites_png="results/elpasolite/figures/site_distributions.png",
+        sites_csv="results/elpasolite/figures/site_distributions.csv",
+        discovery_png="results/elpasolite/figures/discovery_curves.png",
+        discovery_csv="results/elpasolite/figures/discovery_curves.csv",
+    log:
+        "logs/elpasolite/figures.log",
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=lambda wildcards: elpasolite_samples_minutes(
+            elpasolite_total_samples(elpasolite_sample_files(wildcards))
+        ),
+    params:
+        cfg={key: ELPASOLITE[key] for key in ("targets", "seeds")},
+    script:
+        "../scripts/elpasolite_figures.py"
+
+
+rule elpasolite_training_size:
+    input:
+        unpack(elpasolite_sweep_sample_files),
+        dft="results/datasets/elpasolite_dft.parquet",
+        space="results/elpasolite/space.parquet",
+        class_table="results/elpasolite/class_table.npy",
     output:
         per_seed="results/elpasolite/training_size_per_seed.csv",
         png="results/elpasolite/figures/training_size.png",
@@ -96,12 +144,13 @@ rule elpasolite_training_size:
         "benchmarks/elpasolite/training_size.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
     resources:
         mem_mb=6000,
-        runtime=elpasolite_runtime_minutes(paper_scale=600),
+        runtime=lambda wildcards: elpasolite_samples_minutes(
+            elpasolite_total_samples(elpasolite_sweep_sample_files(wildcards))
+        ),
     params:
-        cfg=lambda wildcards: {"targets": elpasolite_config()["targets"][:1]},
+        cfg={"targets": ELPASOLITE["targets"][:1]},
     script:
         "../scripts/elpasolite_training_size.py"
 
@@ -110,4 +159,5 @@ rule elpasolite:
     input:
         rules.elpasolite_space.output,
         rules.elpasolite_evaluate.output,
+        rules.elpasolite_figures.output,
         rules.elpasolite_training_size.output,

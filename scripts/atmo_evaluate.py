@@ -1,10 +1,10 @@
-import torch
-
-from compgen.atmo.study import MODEL_KEY, evaluate_job
-from compgen.io import read_table
-from compgen.workflow import job_logging, keyed_inputs
+from compgen.atmo.data import read_split
+from compgen.atmo.study import evaluate_job
+from compgen.registry import ATMO_MODEL, keyed_inputs
+from compgen.training import use_threads
+from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
-    torch.set_num_threads(snakemake.threads)
-    models = keyed_inputs(snakemake.input, MODEL_KEY)
-    evaluate_job(read_table(snakemake.input.atmo), snakemake.params.cfg, models, snakemake.output)
+    use_threads(snakemake.threads)
+    models = keyed_inputs(snakemake.input, ATMO_MODEL, fixed=["split"])
+    evaluate_job(read_split(snakemake.input.split), snakemake.params.cfg, models, snakemake.output)

@@ -1,6 +1,7 @@
+from compgen.atmo.data import read_split
 from compgen.atmo.study import generated_figures
 from compgen.io import read_table
 from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
-    generated_figures(read_table(snakemake.input.atmo), read_table(snakemake.input.generated), snakemake.params.cfg, snakemake.output)
+    generated_figures(read_split(snakemake.input.split), read_table(snakemake.input.generated), snakemake.params.cfg, snakemake.output)

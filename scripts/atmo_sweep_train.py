@@ -1,11 +1,11 @@
+from compgen.atmo.data import read_split
 from compgen.atmo.study import sweep_fold, train_job
-from compgen.io import read_table
 from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
     seed = int(snakemake.wildcards.seed)
     train_job(
-        read_table(snakemake.input[0]),
+        read_split(snakemake.input[0]),
         snakemake.params.cfg,
         "augcyc",
         sweep_fold(seed, snakemake.params.cfg),

@@ -5,7 +5,7 @@ from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
     names = snakemake.params.datasets
-    tables = {n: read_table(p) for n, p in zip(names, snakemake.input.tables)}
-    rejects = {n: read_table(p) for n, p in zip(names, snakemake.input.rejects)}
+    tables = {n: read_table(p) for n, p in zip(names, snakemake.input.tables, strict=True)}
+    rejects = {n: read_table(p) for n, p in zip(names, snakemake.input.rejects, strict=True)}
     summary = dataset_summary(tables, rejects, {n: DATASETS[n]["values"] for n in names})
     write_csv(summary, snakemake.output[0])

@@ -1,10 +1,9 @@
-import torch
-
 from compgen.elpasolite.study import evaluate_job
 from compgen.io import read_table
-from compgen.workflow import job_logging, keyed_inputs
+from compgen.registry import ELPASOLITE_SAMPLES, keyed_inputs
+from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
-    torch.set_num_threads(snakemake.threads)
-    models = keyed_inputs(snakemake.input, r"(cvae|wgan|dqn_class\d+)_(\d+)")
-    evaluate_job(read_table(snakemake.input.dft), snakemake.input.space, snakemake.params.cfg, models, snakemake.output)
+    inputs = snakemake.input
+    samples = keyed_inputs(inputs, ELPASOLITE_SAMPLES, fixed=["dft", "space", "class_table"])
+    evaluate_job(read_table(inputs.dft), inputs.space, inputs.class_table, snakemake.params.cfg, samples, snakemake.output)

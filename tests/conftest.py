@@ -46,3 +46,22 @@ def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path |
         *targets,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+def atmo_train_settings(**overrides):
+    """Training settings of one atmo job: the schema's defaults, then `overrides`."""
+    from compgen.atmo.train import TrainSettings
+    from compgen.config import defaults
+
+    atmo = defaults("atmo")
+    values = {**atmo["model"], "augmented": True, "seed": 0, "log_every": atmo["log_every"], "checkpoint_every": atmo["checkpoint_every"]}
+    return TrainSettings(**{**values, **overrides})
+
+
+def elpasolite_settings(kind: str, **overrides):
+    """Settings of one elpasolite generator: the schema's defaults, then `overrides`."""
+    from compgen.config import defaults
+    from compgen.elpasolite.generators import GENERATORS
+
+    values = {**defaults(f"elpasolite.{kind}"), "seed": 0, **({"target_class": 1} if kind == "dqn" else {})}
+    return GENERATORS[kind].settings(**{**values, **overrides})

@@ -8,9 +8,9 @@ import torch
 from compgen.atmo.data import build_pools, pair_label, seen_in_training
 from compgen.atmo.evaluate import delta, random_on_support, summarise
 from compgen.atmo.models import CompositionGAN, Generator, support_softmax
-from compgen.atmo.train import TrainSettings, learning_rates, train
+from compgen.atmo.train import learning_rates, train
 from compgen.datasets import build_atmo
-from conftest import run_workflow
+from conftest import atmo_train_settings, run_workflow
 
 
 def test_delta_on_hand_worked_vectors():
@@ -53,7 +53,7 @@ def test_support_softmax_of_large_logits_stays_finite():
 
 
 def test_learning_rate_schedule_decays_every_50_epochs():
-    settings = TrainSettings(lr=2e-4, lr_divider=2.0, lr_slowdown_param=0.5, lr_slowdown_every=50)
+    settings = atmo_train_settings(lr=2e-4, lr_divider=2.0, lr_slowdown_param=0.5, lr_slowdown_every=50)
     assert learning_rates(settings, 49) == (2e-4, 1e-4)
     assert learning_rates(settings, 50) == (1e-4, 5e-5)
     assert learning_rates(settings, 120) == (5e-5, 2.5e-5)
@@ -150,7 +150,7 @@ def _toy_pools(seed=0):
 @pytest.mark.parametrize("augmented", [True, False])
 def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
     a, b = _toy_pools()
-    settings = TrainSettings(augmented=augmented, width=4, blocks=1, epochs=8, checkpoint_every=3, log_every=4)
+    settings = atmo_train_settings(augmented=augmented, width=4, blocks=1, epochs=8, checkpoint_every=3, log_every=4)
     train(settings, a, b, tmp_path / "straight.pt")
     assert not (tmp_path / "straight.pt.ckpt").exists()  # removed once the model is written
 
@@ -194,13 +194,19 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     for name in ["delta_distributions", "nsample_curve", "loss_curves", "element_ratio", "umap", "fraction_sweep"]:
         assert (study / "figures" / f"{name}.png").stat().st_size > 5_000
         assert (study / "figures" / f"{name}.csv").stat().st_size > 0
-    curve = pd.read_csv(study / "figures" / "nsample_curve.csv")
-    assert curve["n_sample"].tolist() == [1, 2, 3, 4]
-    assert curve["mean_delta"].is_monotonic_decreasing
+    curve = pd.read_csv(study / "nsample_curve.csv")
+    assert curve["n_sample"].tolist() == [1, 2, 3, 4] * 3
+    # the curve at N_sample = 3 is each fold's mean Δ_sample of the Δ table: two computations, one number
+    at_n = curve[curve["n_sample"] == 3].set_index("fold")["mean_delta"]
+    sample = deltas[deltas["method"] == "augcyc_sample"].groupby("fold")["delta"].mean()
+    pd.testing.assert_series_equal(at_n, sample, check_names=False)
+    split = pd.read_parquet(study / "split.parquet")
+    assert (split["pool"] == "A").sum() == 314 and (split["pool"] == "B").sum() == 427
+    assert (split.loc[split["pool"] == "B", "part"] >= 0).sum() == 150
     log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc_fold0_seed0.log").read_text()
     assert "epoch 2/2" in log
     sweep = pd.read_csv(study / "figures" / "fraction_sweep.csv")
-    assert sorted(zip(sweep["paired_fraction"], sweep["unpaired"])) == [(0.0, "with"), (0.5, "with"), (0.5, "without")]
+    assert sorted(zip(sweep["paired_fraction"], sweep["unpaired"], strict=True)) == [(0.0, "with"), (0.5, "with"), (0.5, "without")]
     assert (sweep["n"] == 50).all()
     accuracy = pd.read_csv(work / "results" / "atmo" / "dimension" / "cv_accuracy.csv").set_index("model")
     assert accuracy.loc["majority_class", "accuracy_mean"] == pytest.approx(1393 / 3724)
@@ -262,7 +268,7 @@ def test_tuning_records_every_call_and_resumes(tmp_path, atmo_table):
     from compgen.atmo.tuning import NAMES, tune, write_results
 
     pools = build_pools(atmo_table, "CNC", "NCCN", n_folds=3, seed=0)
-    base = TrainSettings(width=4, blocks=1, epochs=2, log_every=10, checkpoint_every=10)
+    base = atmo_train_settings(width=4, blocks=1, epochs=2, log_every=10, checkpoint_every=10)
     progress = tmp_path / "calls.progress.csv"
     first = tune(pools, base, n_folds=2, n_sample=2, n_calls=2, seed=0, progress=progress)
     assert len(first) == 2 and list(first.columns) == [*NAMES, "mean_delta_sample"]

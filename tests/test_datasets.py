@@ -115,3 +115,73 @@ def test_write_table_refuses_a_frame_that_breaks_the_schema(tmp_path):
     with pytest.raises(ValueError, match="unexpected \\['extra'\\]"):
         write_table(frame.assign(extra=1), tmp_path / "x.parquet", SCHEMAS["mp_e_form"])
     assert list(tmp_path.iterdir()) == []
+
+
+# --- broken raw files: one clear error naming the file, nothing written ---------------------
+
+
+def _truncated(source, tmp_path, name, keep):
+    broken = tmp_path / name
+    broken.write_bytes(source.read_bytes()[:keep])
+    return broken
+
+
+def _refused(tmp_path, name, paths, match):
+    with pytest.raises(DataError, match=match):
+        _build(tmp_path, name, paths)
+    assert not (tmp_path / f"{name}.parquet").exists() and not (tmp_path / f"{name}.rejects.parquet").exists()
+
+
+def test_truncated_mat_file_is_named_with_what_is_wrong(tmp_path, mirror):
+    hydrides = mirror / "hydrides"
+    broken = _truncated(hydrides / "PdH_dataset.mat", tmp_path, "PdH_dataset.mat", 3000)
+    paths = {"PdH_dataset.mat": broken, "NiH_dataset.mat": hydrides / "NiH_dataset.mat"}
+    _refused(tmp_path, "hydrides", paths, r"PdH_dataset\.mat: not a readable MATLAB \.mat file \(truncated or corrupt\?\)")
+
+
+def test_truncated_perovskite_csv_is_named_with_what_is_wrong(tmp_path, mirror):
+    source = mirror / "perovskites" / "perov_5_val.csv"
+    text = source.read_text()
+    # cut inside the quoted CIF of the third record: the tokenizer meets the end of the file in a string
+    cut = text.index('"', text.index("\n", text.index("\n") + 1) + 1) + 100
+    broken = tmp_path / "perov_5_val.csv"
+    broken.write_text(text[:cut])
+    paths = {"perov_5_val.csv": broken, "perov_5_test.csv": mirror / "perovskites" / "perov_5_test.csv"}
+    _refused(tmp_path, "perovskites", paths, r"perov_5_val\.csv: not a readable CSV table \(truncated or corrupt\?\)")
+
+
+def test_truncated_and_garbage_pickles_are_named(tmp_path, mirror):
+    broken = _truncated(mirror / "elpasolite" / "train_set.pkl", tmp_path, "train_set.pkl", 5000)
+    _refused(tmp_path, "elpasolite_dft", {"elpasolite_train_set.pkl": broken}, r"train_set\.pkl: not a readable pickle of numpy arrays")
+    garbage = tmp_path / "garbage.pkl"
+    garbage.write_bytes(b"this is not a pickle at all")
+    _refused(tmp_path, "elpasolite_dft", {"elpasolite_train_set.pkl": garbage}, r"garbage\.pkl: not a readable pickle")
+
+
+def test_a_cif_that_does_not_parse_rejects_its_row_only(tmp_path, mirror):
+    source = pd.read_csv(mirror / "perovskites" / "perov_5_test.csv", nrows=3)
+    source.loc[1, "cif"] = "data_broken\n_cell_length_a 4.0\nloop_\n_atom_site_label\nthis is not a CIF"
+    source.loc[2, "cif"] = ""
+    broken = tmp_path / "perov_5_test.csv"
+    source.to_csv(broken, index=False)
+    good = tmp_path / "perov_5_val.csv"
+    source.iloc[:0].to_csv(good, index=False)
+    rows, rejects = _build(tmp_path, "perovskites", {"perov_5_val.csv": good, "perov_5_test.csv": broken})
+    assert rows["material_id"].tolist() == [int(source.loc[0, "material_id"])]
+    assert rejects["row"].tolist() == [2, 3]
+    assert rejects["reason"].tolist() == [
+        "perov_5_test.csv: CIF does not parse: ValueError: Invalid CIF file with no structures!",
+        "perov_5_test.csv: empty CIF",
+    ]
+
+
+def test_a_failed_job_ends_its_log_with_one_line_naming_the_file(tmp_path, mirror):
+    from compgen.workflow import job_logging
+
+    broken = _truncated(mirror / "hydrides" / "NiH_dataset.mat", tmp_path, "NiH_dataset.mat", 1000)
+    log = tmp_path / "logs" / "hydrides.log"
+    with pytest.raises(DataError):
+        with job_logging(log):
+            _build(tmp_path, "hydrides", {"PdH_dataset.mat": mirror / "hydrides" / "PdH_dataset.mat", "NiH_dataset.mat": broken})
+    last = log.read_text().strip().splitlines()[-1]
+    assert "compgen job failed: DataError: " in last and "NiH_dataset.mat: not a readable MATLAB .mat file" in last

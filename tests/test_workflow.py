@@ -29,6 +29,12 @@ def test_lint_is_clean():
     assert "Congratulations" in result.stdout + result.stderr
 
 
+def test_ruff_finds_nothing():
+    """The pinned linter with the project's settings (pyproject.toml: line length 160)."""
+    result = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", str(ROOT)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_snakefmt_is_clean():
     files = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk"))]
     result = subprocess.run(
@@ -65,7 +71,7 @@ def test_atmo_fractions_sum_to_one_and_only_yiqruo_is_rejected(built):
     atmo = pd.read_parquet(built / "datasets" / "atmo.parquet")
     sums = atmo["fractions"].map(np.sum)
     assert np.abs(sums - 1).max() < 1e-9
-    assert all(len(e) == len(f) for e, f in zip(atmo["elements"], atmo["fractions"]))
+    assert all(len(e) == len(f) for e, f in zip(atmo["elements"], atmo["fractions"], strict=True))
     assert (atmo["chemical_system"] == atmo["elements"].map("-".join)).all()
     assert atmo["dimension"].value_counts().to_dict() == {0: 1393, 3: 1087, 2: 732, 1: 512}
     assert (atmo["amine"] == "CNC").sum() == 314 and (atmo["amine"] == "NCCN").sum() == 427

@@ -28,7 +28,7 @@ from pymatgen.core.periodic_table import Element
 from compgen.formula import FormulaError, chemical_system, mole_fractions, parse_csd_formula
 from compgen.io import REJECTS_SCHEMA, write_table
 from compgen.registry import DATASETS
-from compgen.safe_pickle import load_numpy_pickle
+from compgen.safe_pickle import UnsafePickleError, load_numpy_pickle
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,10 @@ class _Rejects:
 
 
 def _read_csv(path: Path, columns: list[str]) -> pd.DataFrame:
-    df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    try:
+        df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: not a readable CSV table (truncated or corrupt?): {' '.join(str(err).split())}") from err
     missing = [c for c in columns if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing column(s) {missing}; found {list(df.columns)}")
@@ -194,7 +197,12 @@ def build_atmo(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def build_elpasolite_dft(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     path = Path(paths["elpasolite_train_set.pkl"])
-    data = load_numpy_pickle(path)
+    try:
+        data = load_numpy_pickle(path)
+    except UnsafePickleError:
+        raise
+    except Exception as err:  # a truncated or corrupt pickle fails in many ways, all meaning the same
+        raise DataError(f"{path}: not a readable pickle of numpy arrays (truncated or corrupt?): {type(err).__name__}: {err}") from err
     if not isinstance(data, dict) or not {"ANs", "FEs"} <= set(data):
         raise DataError(f"{path}: expected a dict with 'ANs' and 'FEs'")
     numbers, energies = np.asarray(data["ANs"]), np.asarray(data["FEs"], dtype=float)
@@ -203,7 +211,7 @@ def build_elpasolite_dft(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.Da
     # The file stores eV per ABC2D6 formula unit of 10 atoms.
     e_form = energies / 10.0
     rows, rejects = [], _Rejects()
-    for entry, (sites, energy) in enumerate(zip(numbers.tolist(), e_form)):
+    for entry, (sites, energy) in enumerate(zip(numbers.tolist(), e_form, strict=True)):
         record = entry + 1
         if not all(1 <= z <= 118 for z in sites):
             rejects.add(path, record, str(sites), f"atomic number outside 1-118 in {sites}")
@@ -215,7 +223,7 @@ def build_elpasolite_dft(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.Da
             rejects.add(path, record, "-".join(symbols), f"formation energy is {energy}")
         else:
             rows.append(
-                {"entry": entry, **dict(zip("ABCD", symbols)), **{f"Z_{s}": z for s, z in zip("ABCD", sites)}}
+                {"entry": entry, **dict(zip("ABCD", symbols, strict=True)), **{f"Z_{s}": z for s, z in zip("ABCD", sites, strict=True)}}
                 | {"e_form": float(energy), "elements": sorted(symbols)}
             )
     return pd.DataFrame(rows, columns=SCHEMAS["elpasolite_dft"].names), rejects.frame()
@@ -264,7 +272,10 @@ def build_hydrides(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.DataFram
     rows, rejects = [], _Rejects()
     for source, (metal, variable, metal_column) in _HYDRIDE_FILES.items():
         path = Path(paths[source])
-        content = scipy.io.loadmat(path)
+        try:
+            content = scipy.io.loadmat(path)
+        except Exception as err:  # scipy raises OSError, ValueError or TypeError for broken files
+            raise DataError(f"{path}: not a readable MATLAB .mat file (truncated or corrupt?): {type(err).__name__}: {err}") from err
         if variable not in content:
             raise DataError(f"{path}: no variable {variable!r}")
         table = content[variable]
@@ -295,6 +306,18 @@ def build_hydrides(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.DataFram
 _PEROVSKITE_FILES = {"perov_5_val.csv": "val", "perov_5_test.csv": "test"}
 
 
+def _parse_cif(text) -> Structure:
+    """The structure of one CIF string; any parser failure becomes a ValueError that rejects the row."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("empty CIF")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return Structure.from_str(text, fmt="cif")
+        except Exception as err:  # pymatgen's CIF parser raises many types for one meaning
+            raise ValueError(f"CIF does not parse: {type(err).__name__}: {' '.join(str(err).split())[:200]}") from None
+
+
 def build_perovskites(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.DataFrame]:
     rows, rejects = [], _Rejects()
     for source, split in _PEROVSKITE_FILES.items():
@@ -303,9 +326,7 @@ def build_perovskites(paths: Mapping[str, Path]) -> tuple[pd.DataFrame, pd.DataF
         for record, rec in enumerate(raw.itertuples(index=False), start=1):
             try:
                 values = {name: _finite_float(getattr(rec, name)) for name in ("heat_ref", "dir_gap", "ind_gap")}
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    structure = Structure.from_str(rec.cif, fmt="cif")
+                structure = _parse_cif(rec.cif)
                 columns = _checked_structure(structure_columns(structure))
                 stated = _strict_composition(rec.formula).reduced_formula
                 if stated != columns["formula"]:

@@ -54,8 +54,8 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike, **kwargs) -> None:
         df.to_csv(tmp, index=False, **kwargs)
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    return pq.read_table(path).to_pandas()
+def read_table(path: str | os.PathLike, columns: list[str] | None = None) -> pd.DataFrame:
+    return pq.read_table(path, columns=columns).to_pandas()
 
 
 REJECTS_SCHEMA = pa.schema(

@@ -69,7 +69,7 @@ def dataset_overview(
     axes[0].set_title(f"{name}: {len(df):,} rows, {len(frequency)} elements (ordered by Z)")
     axes[0].tick_params(axis="x", labelsize=7, rotation=90)
     axes[0].margins(x=0.005)
-    for ax, hist in zip(axes[1:], histograms):
+    for ax, hist in zip(axes[1:], histograms, strict=True):
         if len(hist) <= _MAX_DISCRETE_VALUES:  # one bar per integer value
             centres = (hist["bin_left"] + hist["bin_right"]) / 2
             ax.bar(centres, hist["count"], width=0.8, color="tab:orange")

@@ -1,7 +1,17 @@
-"""Which raw files each dataset is built from, and its numeric value columns.
+"""Every name that joins rules, scripts, plots and the config schema, defined once.
 
 Kept free of heavy imports: the Snakefile reads it to wire rules together.
+
+A `Key` is the stem of a file that one job writes and another reads (a trained
+model, a sample file). The rules build output paths and input names from its
+template, and the reading job parses the names back, so a file that does not
+fit the template is an error rather than an input that silently drops out.
 """
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
 
 DATASETS = {
     "atmo": {"sources": ["atmo.csv"], "values": ["dimension"]},
@@ -24,3 +34,101 @@ UNITS = {
     "cell_volume": "A^3",
     "dimension": "framework dimensionality",
 }
+
+
+class Key:
+    """A file-stem template such as '{model}_fold{fold}_seed{seed}' with a pattern per field."""
+
+    def __init__(self, template: str, **fields: str):
+        self.template = template
+        self.fields = fields
+        names = re.findall(r"{(\w+)}", template)
+        if sorted(names) != sorted(fields):
+            raise ValueError(f"key {template!r}: fields {names} do not match patterns {sorted(fields)}")
+        parts = re.split(r"{(\w+)}", template)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"({fields[p]})" for i, p in enumerate(parts))
+        self.regex = re.compile(regex)
+        self.names = names
+
+    def format(self, **values) -> str:
+        key = self.template.format(**values)
+        if not self.regex.fullmatch(key):
+            raise ValueError(f"{values} does not make a valid {self.template!r} key")
+        return key
+
+    def parse(self, text: str) -> tuple | None:
+        """The field values of `text` (whole numbers as int), or None when it is not such a key."""
+        match = self.regex.fullmatch(text)
+        if match is None:
+            return None
+        return tuple(int(g) if g.isdigit() else g for g in match.groups())
+
+    def __repr__(self) -> str:
+        return f"Key({self.template!r})"
+
+
+def keyed_inputs(inputs: Mapping[str, str], key: Key, fixed: Iterable[str] = ()) -> dict[tuple, str]:
+    """A job's named inputs other than `fixed`, keyed by the parsed `key`.
+
+    Rules hand a job a variable number of files under names such as
+    `augcyc_fold0_seed1`; this turns them back into ('augcyc', 0, 1). Any other
+    name is an error: a model that does not fit must not vanish from a table.
+    """
+    fixed = set(fixed)
+    found = {}
+    for name, path in inputs.items():
+        if name in fixed:
+            continue
+        parsed = key.parse(name)
+        if parsed is None:
+            raise ValueError(f"input {name!r} ({path}) is neither one of {sorted(fixed)} nor a {key.template!r} key")
+        found[parsed] = path
+    return found
+
+
+# --- atmo ---------------------------------------------------------------------------
+
+ATMO_MODELS = {"augcyc": True, "cyclegan": False}  # name -> augmented (has a latent z)
+SWEEP_UNPAIRED = ("with", "without")
+
+ATMO_MODEL = Key("{model}_fold{fold}_seed{seed}", model="|".join(ATMO_MODELS), fold=r"\d+", seed=r"\d+")
+ATMO_SWEEP_MODEL = Key(
+    "paired{fraction}_{unpaired}_seed{seed}", fraction=r"\d\.\d\d", unpaired="|".join(SWEEP_UNPAIRED), seed=r"\d+"
+)
+
+
+def fraction_label(fraction: float) -> str:
+    """How a paired fraction of the Fig. 6 sweep appears in file names: two decimals."""
+    return f"{fraction:.2f}"
+
+
+# --- elpasolite ---------------------------------------------------------------------
+
+ELPASOLITE_GENERATORS = ("cvae", "wgan", "dqn")  # the `generators:` choices of the config
+ELPASOLITE_BASELINES = ("uniform", "prevalence")
+AGENT = "dqn"  # one agent is trained per target class: dqn_class1, dqn_class5, ...
+
+_GENERATOR = "|".join([g for g in ELPASOLITE_GENERATORS if g != AGENT] + [rf"{AGENT}_class\d+"])
+_SAMPLER = "|".join([*ELPASOLITE_BASELINES, _GENERATOR])
+
+ELPASOLITE_SAMPLES = Key(
+    "{sampler}_{n_train}_class{target}_seed{seed}", sampler=_SAMPLER, n_train=r"all|\d+", target=r"\d+", seed=r"\d+"
+)
+
+# Patterns of the workflow's wildcards, shared by every rule file.
+WILDCARDS = {
+    **ATMO_MODEL.fields,
+    **ATMO_SWEEP_MODEL.fields,
+    **ELPASOLITE_SAMPLES.fields,
+    "generator": _GENERATOR,
+}
+
+
+def agent_name(target_class: int) -> str:
+    return f"{AGENT}_class{target_class}"
+
+
+def parse_generator(name: str) -> tuple[str, int | None]:
+    """'cvae' -> ('cvae', None); 'dqn_class5' -> ('dqn', 5): an agent is trained for one target class."""
+    kind, _, target = name.partition("_class")
+    return kind, int(target) if target else None

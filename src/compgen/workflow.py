@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,10 +24,13 @@ def job_logging(log_path: str | Path) -> Iterator[logging.Logger]:
         logging.captureWarnings(True)
         try:
             yield logging.getLogger("compgen.job")
-        except BaseException:
-            logging.getLogger("compgen.job").exception("job failed")
-            # Snakemake shows the script's stderr; say where the details are.
-            print(f"compgen job failed: see {log_path}", file=sys.__stderr__)
+        except BaseException as error:
+            job = logging.getLogger("compgen.job")
+            job.exception("job failed")
+            # The traceback is for developers; the last line says what went wrong in words.
+            reason = failure_line(error)
+            job.error("compgen job failed: %s", reason)
+            print(f"compgen job failed: {reason} (details in {log_path})", file=sys.__stderr__)
             raise
         finally:
             logging.captureWarnings(False)
@@ -36,15 +38,7 @@ def job_logging(log_path: str | Path) -> Iterator[logging.Logger]:
             root.setLevel(previous_level)
 
 
-def keyed_inputs(inputs, pattern: str) -> dict[tuple, str]:
-    """A job's named inputs whose key matches `pattern`, keyed by its groups (whole numbers as int).
-
-    Rules hand a job a variable number of model files under keys such as
-    `augcyc_fold0_seed1`; this turns them back into ('augcyc', 0, 1).
-    """
-    found = {}
-    for key, path in inputs.items():
-        match = re.fullmatch(pattern, key)
-        if match:
-            found[tuple(int(g) if g.isdigit() else g for g in match.groups())] = path
-    return found
+def failure_line(error: BaseException) -> str:
+    """One line naming the kind of failure and its message."""
+    message = " ".join(str(error).split()) or "(no message)"
+    return f"{type(error).__name__}: {message}"

@@ -9,12 +9,30 @@ pair, and the other parts.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pymatgen.core.periodic_table import Element
+
+from compgen.io import write_table
+
+SPLIT_COLUMNS = ["identifier", "pool", "chemical_system", "dimension", "can_pair", "part", "shuffle_rank"]
+SPLIT_SCHEMA = pa.schema(
+    [
+        pa.field("identifier", pa.string(), nullable=False),
+        pa.field("pool", pa.string(), nullable=False),  # 'A' or 'B'
+        pa.field("chemical_system", pa.string(), nullable=False),
+        pa.field("dimension", pa.int8(), nullable=False),
+        pa.field("can_pair", pa.bool_(), nullable=False),
+        pa.field("part", pa.int64(), nullable=False),  # test part of a can-pair B, -1 otherwise
+        pa.field("shuffle_rank", pa.int64(), nullable=False),  # order of the can-pair B for paired fractions
+        pa.field("vector", pa.list_(pa.float64()), nullable=False),  # mole fractions over `elements`
+    ]
+)
 
 
 def pair_label(amine_a: str, amine_b: str) -> str:
@@ -32,7 +50,7 @@ def composition_matrix(elements_column, fractions_column, order: list[str]) -> n
     """Rows of mole fractions laid out over `order`."""
     index = {symbol: i for i, symbol in enumerate(order)}
     matrix = np.zeros((len(elements_column), len(order)))
-    for row, (symbols, fractions) in enumerate(zip(elements_column, fractions_column)):
+    for row, (symbols, fractions) in enumerate(zip(elements_column, fractions_column, strict=True)):
         matrix[row, [index[s] for s in symbols]] = fractions
     return matrix
 
@@ -82,7 +100,7 @@ def build_pools(atmo: pd.DataFrame, amine_a: str, amine_b: str, n_folds: int, se
     both = pd.concat(frames, ignore_index=True)
     systems = {pool: set(both.loc[both["pool"] == pool, "chemical_system"]) for pool in "AB"}
     other = both["pool"].map({"A": "B", "B": "A"})
-    both["can_pair"] = [s in systems[o] for s, o in zip(both["chemical_system"], other)]
+    both["can_pair"] = [s in systems[o] for s, o in zip(both["chemical_system"], other, strict=True)]
 
     rng = np.random.default_rng(seed)
     pairable_b = both.index[(both["pool"] == "B") & both["can_pair"]].to_numpy()
@@ -97,11 +115,28 @@ def build_pools(atmo: pd.DataFrame, amine_a: str, amine_b: str, n_folds: int, se
 
     order = element_order(both["elements"].explode())
     vectors = composition_matrix(both["elements"], both["fractions"], order)
-    columns = ["identifier", "pool", "chemical_system", "dimension", "can_pair", "part", "shuffle_rank"]
-    return AminePools(both[columns].reset_index(drop=True), vectors, order)
+    return AminePools(both[SPLIT_COLUMNS].reset_index(drop=True), vectors, order)
 
 
 def seen_in_training(vectors: np.ndarray, test_rows: np.ndarray, train_rows: np.ndarray) -> np.ndarray:
     """For each test row, whether the very same vector occurs among the training rows."""
     seen = {vectors[i].tobytes() for i in train_rows}
     return np.array([vectors[i].tobytes() in seen for i in test_rows])
+
+
+
+def write_split(pools: AminePools, path) -> None:
+    """The pools, fold parts and composition vectors: built once, read by every later job of the study."""
+    table = pools.table[SPLIT_COLUMNS].assign(vector=list(pools.vectors))
+    schema = SPLIT_SCHEMA.with_metadata({"elements": json.dumps(pools.elements)})
+    write_table(table, path, schema)
+
+
+def read_split(path) -> AminePools:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    elements = json.loads(table.schema.metadata[b"elements"])
+    frame = table.to_pandas()
+    vectors = np.stack(frame.pop("vector").to_numpy()) if len(frame) else np.zeros((0, len(elements)))
+    return AminePools(frame, vectors, elements)

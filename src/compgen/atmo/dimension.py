@@ -46,7 +46,7 @@ def magpie_features(vectors: np.ndarray, elements: list[str]) -> np.ndarray:
         warnings.simplefilter("ignore")
         for vector in vectors:
             present = vector > 0
-            rows.append(featurizer.featurize(Composition(dict(zip(np.asarray(elements)[present], vector[present])))))
+            rows.append(featurizer.featurize(Composition(dict(zip(np.asarray(elements)[present], vector[present], strict=True)))))
     return np.asarray(rows, dtype=float)
 
 
@@ -95,7 +95,9 @@ def cross_validated_accuracy(features: dict[str, np.ndarray], y: np.ndarray, n_i
             rows.append({"features": feature_name, "model": model_name, "accuracy_mean": scores.mean(), "accuracy_std": scores.std(), "params": repr(params)})
             tuned[(feature_name, model_name)] = search.best_estimator_
     one_nn = cross_val_score(KNeighborsClassifier(1, metric="manhattan"), features["fractions"], y, cv=score_cv)
-    rows.append({"features": "fractions", "model": "1nn_manhattan", "accuracy_mean": one_nn.mean(), "accuracy_std": one_nn.std(), "params": "{'n_neighbors': 1}"})
+    rows.append(
+        {"features": "fractions", "model": "1nn_manhattan", "accuracy_mean": one_nn.mean(), "accuracy_std": one_nn.std(), "params": "{'n_neighbors': 1}"}
+    )
     return pd.DataFrame(rows), tuned
 
 

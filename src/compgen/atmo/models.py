@@ -8,6 +8,8 @@ width = 2 x n_elements (132 for 66 elements).
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -72,9 +74,9 @@ class Generator(nn.Module):
         super().__init__()
         self.input_skip = input_skip
         widths = [n_elements, width, 2 * width, 4 * width]
-        self.up = nn.ModuleList(Layer(a, b, latent_dim) for a, b in zip(widths, widths[1:]))
+        self.up = nn.ModuleList(Layer(a, b, latent_dim) for a, b in pairwise(widths))
         self.blocks = nn.ModuleList(ResidualBlock(4 * width, latent_dim) for _ in range(blocks))
-        self.down = nn.ModuleList(Layer(a, b, latent_dim) for a, b in zip(widths[:0:-1], widths[-2:0:-1]))
+        self.down = nn.ModuleList(Layer(a, b, latent_dim) for a, b in pairwise(widths[:0:-1]))
         self.out = nn.Linear(width, n_elements)
 
     def forward(self, source: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
@@ -92,7 +94,7 @@ class Generator(nn.Module):
 def _mlp(widths: list[int], activation: nn.Module, norm_from: int | None) -> nn.Sequential:
     """Linear layers through `widths`, batch norm on hidden layers from index `norm_from` on."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(widths, widths[1:])):
+    for i, (a, b) in enumerate(pairwise(widths)):
         layers.append(nn.Linear(a, b))
         if i < len(widths) - 2:
             if norm_from is not None and i >= norm_from:

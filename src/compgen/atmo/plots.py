@@ -61,17 +61,16 @@ def nsample_curve(curves: pd.DataFrame, png, csv) -> None:
     save_figure(fig, png)
 
 
-def loss_curves(loss_files: dict[str, str], png, csv) -> None:
-    """Generator, discriminator and cycle losses of every training job, one panel per fold."""
+def loss_curves(loss_files: dict[tuple[str, int, int], str], png, csv) -> None:
+    """Generator, discriminator and cycle losses of every training job (keyed model, fold, seed), one panel per fold."""
     frames = []
-    for key, path in loss_files.items():
-        model, fold, seed = key.rsplit("_", 2)
-        frames.append(pd.read_csv(path).assign(model=model, fold=int(fold.removeprefix("fold")), seed=int(seed.removeprefix("seed"))))
+    for (model, fold, seed), path in loss_files.items():
+        frames.append(pd.read_csv(path).assign(model=model, fold=fold, seed=seed))
     table = pd.concat(frames, ignore_index=True)
     write_csv(table, csv)
     folds = sorted(table["fold"].unique())
     fig, axes = plt.subplots(1, len(folds), figsize=(4.5 * len(folds), 3.8), layout="constrained", squeeze=False)
-    for ax, fold in zip(axes[0], folds):
+    for ax, fold in zip(axes[0], folds, strict=True):
         for (model, seed), part in table[table["fold"] == fold].groupby(["model", "seed"]):
             for column, style in (("G", "-"), ("D", "--"), ("cyc_B", ":")):
                 ax.plot(part["epoch"], part[column], style, label=f"{model} s{seed} {column}", linewidth=1)
@@ -129,7 +128,7 @@ def accuracy_bars(table: pd.DataFrame, png) -> None:
     majority = table.loc[table["model"] == "majority_class", "accuracy_mean"].iloc[0]
     shown = table[table["model"] != "majority_class"]
     fig, ax = plt.subplots(figsize=(7, 4), layout="constrained")
-    labels = [f"{m}\n{f}" for f, m in zip(shown["features"], shown["model"])]
+    labels = [f"{m}\n{f}" for f, m in zip(shown["features"], shown["model"], strict=True)]
     ax.bar(labels, shown["accuracy_mean"], yerr=shown["accuracy_std"], capsize=4, color="tab:green")
     ax.axhline(majority, color="grey", linestyle="--", label=f"majority class {majority:.3f}")
     ax.set_ylim(0, 1)
@@ -178,7 +177,10 @@ def tandem_figures(generated, predicted, real_vectors, real: pd.DataFrame, syste
     markers = {"generated C'_B": ("o", 12, 0.3), "real B (training)": ("s", 40, 1.0), "real B (test, fold 0)": ("^", 50, 1.0)}
     for name, part in points.groupby("set"):
         marker, size, alpha = markers[name]
-        shown = ax.scatter(part["umap_1"], part["umap_2"], c=part["dimension"], cmap=colours, vmin=-0.5, vmax=3.5, marker=marker, s=size, alpha=alpha, edgecolors="k" if alpha == 1 else "none", label=name)
+        shown = ax.scatter(
+            part["umap_1"], part["umap_2"], c=part["dimension"], cmap=colours, vmin=-0.5, vmax=3.5,
+            marker=marker, s=size, alpha=alpha, edgecolors="k" if alpha == 1 else "none", label=name,
+        )  # fmt: skip
     fig.colorbar(shown, ax=ax, ticks=range(4), label="framework dimensionality")
     ax.legend(fontsize=8)
     ax.set_title(f"{system}: colour = dimensionality (predicted for C'_B)")
@@ -190,7 +192,8 @@ def fraction_sweep(table: pd.DataFrame, png) -> None:
     fig, ax = plt.subplots(figsize=(6, 4.2), layout="constrained")
     for unpaired, part in table.groupby("unpaired"):
         stats = part.groupby("paired_fraction")["mean_delta_sample"].agg(["mean", "std", "size"])
-        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4, label=f"{unpaired} unpaired data ({stats['size'].max()} seeds)")
+        label = f"{unpaired} unpaired data ({stats['size'].max()} seeds)"
+        ax.errorbar(stats.index, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=4, label=label)
     ax.set_xlabel("fraction of can-pair B used in training")
     ax.set_ylabel("mean Δ_sample")
     ax.legend()

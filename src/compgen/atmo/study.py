@@ -14,23 +14,30 @@ import pandas as pd
 import pyarrow as pa
 import torch
 
-from compgen.atmo.data import AminePools, build_pools, seen_in_training
+from compgen.atmo.data import AminePools, build_pools, seen_in_training, write_split
 from compgen.atmo.evaluate import evaluate_fold, generate, summarise
-from compgen.atmo.train import TrainSettings, load_model, pick_device, train
-from compgen.io import write_csv, write_table
+from compgen.atmo.train import TrainSettings, load_model, train
+from compgen.io import atomic_path, write_csv, write_table
+from compgen.registry import ATMO_MODELS, SWEEP_UNPAIRED, fraction_label
+from compgen.training import pick_device, use_threads
 
 log = logging.getLogger(__name__)
-
-MODELS = {"augcyc": True, "cyclegan": False}  # name -> augmented
-
-# Keys under which the workflow hands model files to a job (rules/common.smk).
-MODEL_KEY = r"(\w+?)_fold(\d+)_seed(\d+)"
-SWEEP_KEY = r"(\d\.\d\d)_(with|without)_(\d+)"
-
 
 
 def pools_from_config(atmo: pd.DataFrame, cfg: dict) -> AminePools:
     return build_pools(atmo, cfg["amine_a"], cfg["amine_b"], cfg["n_folds"], cfg["split_seed"])
+
+
+def split_job(atmo: pd.DataFrame, cfg: dict, output) -> None:
+    """Pools, folds and composition vectors, once; every later job of the study reads them."""
+    pools = pools_from_config(atmo, cfg)
+    t = pools.table
+    log.info(
+        "%d elements; pool A %d (%d can pair), pool B %d (%d can pair)",
+        len(pools.elements), (t["pool"] == "A").sum(), (t["can_pair"] & (t["pool"] == "A")).sum(),
+        (t["pool"] == "B").sum(), (t["can_pair"] & (t["pool"] == "B")).sum(),
+    )  # fmt: skip
+    write_split(pools, output)
 
 
 def train_settings(cfg: dict, model: str, fold: int, seed: int, n_elements: int) -> TrainSettings:
@@ -38,7 +45,7 @@ def train_settings(cfg: dict, model: str, fold: int, seed: int, n_elements: int)
     net = dict(cfg["model"])
     net["width"] = net["width"] or 2 * n_elements
     return TrainSettings(
-        augmented=MODELS[model],
+        augmented=ATMO_MODELS[model],
         seed=1000 * seed + fold,
         log_every=cfg["log_every"],
         checkpoint_every=cfg["checkpoint_every"],
@@ -46,28 +53,19 @@ def train_settings(cfg: dict, model: str, fold: int, seed: int, n_elements: int)
     )
 
 
-def write_split(pools: AminePools, path: str | Path) -> None:
-    """The pools and fold parts as a table a person can read."""
-    columns = ["identifier", "pool", "chemical_system", "dimension", "can_pair", "part"]
-    write_csv(pools.table[columns], path)
-
-
 def train_job(
-    atmo: pd.DataFrame, cfg: dict, model: str, fold: int, seed: int, output, losses_csv, threads: int,
+    pools: AminePools, cfg: dict, model: str, fold: int, seed: int, output, losses_csv, threads: int,
     paired_fraction: float | None = None, with_unpaired: bool = True,
 ) -> None:  # fmt: skip
-    torch.set_num_threads(threads)
-    pools = pools_from_config(atmo, cfg)
+    use_threads(threads)
     rows = pools.fold(fold, paired_fraction, with_unpaired)
     settings = train_settings(cfg, model, fold, seed, len(pools.elements))
     log.info("training %s on fold %d (seed %d): %d A, %d B; %s", model, fold, seed, len(rows["train_a"]), len(rows["train_b"]), settings)
-    losses = train(settings, pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], output)
-    write_csv(losses, losses_csv)
+    train(settings, pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], output, losses_csv)
 
 
-def evaluate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, int, int], str], outputs) -> None:
+def evaluate_job(pools: AminePools, cfg: dict, models: dict[tuple[str, int, int], str], outputs) -> None:
     """Δ for every fold and seed; writes the per-composition table, summaries and the N_sample curve."""
-    pools = pools_from_config(atmo, cfg)
     evaluation = cfg["evaluation"]
     z_grid = np.linspace(evaluation["z_min"], evaluation["z_max"], evaluation["z_points"])
     device = pick_device()
@@ -86,7 +84,8 @@ def evaluate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, int, int
             seen_ids = set(pools.table.loc[rows["test_b"][seen], "identifier"])
             deltas["seen_in_training"] = deltas["identifier"].isin(seen_ids)
             tables.append(deltas.assign(fold=fold, seed=seed))
-            curves.append(pd.DataFrame({"n_sample": np.arange(1, curve.shape[1] + 1), "mean_delta": curve.mean(0), "n_test": len(curve), "fold": fold, "seed": seed}))
+            n_sample = np.arange(1, curve.shape[1] + 1)
+            curves.append(pd.DataFrame({"n_sample": n_sample, "mean_delta": curve.mean(0), "n_test": len(curve), "fold": fold, "seed": seed}))
             log.info("fold %d seed %d: %d test B, %d also in training", fold, seed, len(rows["test_b"]), int(seen.sum()))
     deltas = pd.concat(tables, ignore_index=True)
     write_table(deltas, outputs["deltas"], DELTA_SCHEMA)
@@ -123,9 +122,8 @@ GENERATED_SCHEMA = pa.schema(
 )
 
 
-def generate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, int, int], str], output) -> None:
+def generate_job(pools: AminePools, cfg: dict, models: dict[tuple[str, int, int], str], output) -> None:
     """C'_B from every C_A sharing a system with a test C_B of each fold (first seed), N draws each."""
-    pools = pools_from_config(atmo, cfg)
     n_draws = cfg["evaluation"]["n_generate"]
     seed = cfg["seeds"][0]
     device = pick_device()
@@ -140,17 +138,15 @@ def generate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, int, int
         generated = generate(model, c_a, n_draws, generator).double().cpu().numpy()
         for position, source in enumerate(sources):
             for draw in range(n_draws):
-                rows.append(
-                    {"fold": fold, "source": t.at[source, "identifier"], "chemical_system": t.at[source, "chemical_system"], "draw": draw, "vector": generated[position, draw]}
-                )
+                identifier, system = t.at[source, "identifier"], t.at[source, "chemical_system"]
+                rows.append({"fold": fold, "source": identifier, "chemical_system": system, "draw": draw, "vector": generated[position, draw]})
     write_table(pd.DataFrame(rows), output, GENERATED_SCHEMA)
 
 
-def generated_figures(atmo: pd.DataFrame, generated: pd.DataFrame, cfg: dict, outputs) -> None:
+def generated_figures(pools: AminePools, generated: pd.DataFrame, cfg: dict, outputs) -> None:
     """Element ratio (Fig. 8) and UMAP (Fig. 7) of the generated C'_B against the real test C_B."""
     from compgen.atmo.plots import element_ratio, umap_embedding
 
-    pools = pools_from_config(atmo, cfg)
     t = pools.table
     test_b = np.concatenate([pools.fold(k)["test_b"] for k in range(cfg["n_folds"])])
     sources = t.index[(t["pool"] == "A") & t["chemical_system"].isin(set(t.loc[test_b, "chemical_system"]))]
@@ -182,10 +178,11 @@ def dimension_job(atmo: pd.DataFrame, cfg: dict, outputs, threads: int) -> None:
     accuracy_bars(table, outputs["png"])
     forest = tuned[("fractions", "random_forest")]
     params = plain_params({k: v for k, v in forest.get_params().items() if k in ("n_estimators", "max_features", "min_samples_leaf")})
-    Path(outputs["params"]).write_text(json.dumps({"random_forest": params, "elements": elements}, indent=1))
+    with atomic_path(outputs["params"]) as tmp:
+        tmp.write_text(json.dumps({"random_forest": params, "elements": elements}, indent=1))
 
 
-def tandem_job(atmo: pd.DataFrame, cfg: dict, model_path: str, params_path: str, outputs) -> None:
+def tandem_job(atmo: pd.DataFrame, pools: AminePools, cfg: dict, model_path: str, params_path: str, outputs) -> None:
     """Dimensionality of C'_B generated for one chemical system against the real B structures (Figs. 9-10)."""
     import json
 
@@ -198,7 +195,6 @@ def tandem_job(atmo: pd.DataFrame, cfg: dict, model_path: str, params_path: str,
     X, elements = fraction_features(atmo, saved["elements"])
     forest = tuned_forest(saved["random_forest"], cfg["dimension"]["seed"]).fit(X, atmo["dimension"].to_numpy())
 
-    pools = pools_from_config(atmo, cfg)
     t = pools.table
     sources = t.index[(t["pool"] == "A") & (t["chemical_system"] == system)]
     real_b = t.index[(t["pool"] == "B") & (t["chemical_system"] == system)]
@@ -228,18 +224,17 @@ def sweep_points(cfg: dict) -> list[tuple[str, str, int]]:
     sweep = cfg["fraction_sweep"]
     points = []
     for fraction in sweep["fractions"]:
-        for unpaired in ("with", "without"):
+        for unpaired in SWEEP_UNPAIRED:
             if unpaired == "without" and fraction == 0:
                 continue  # no B left to train on
-            points += [(f"{fraction:.2f}", unpaired, seed) for seed in sweep["seeds"]]
+            points += [(fraction_label(fraction), unpaired, seed) for seed in sweep["seeds"]]
     return points
 
 
-def sweep_evaluate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, str, int], str], outputs) -> None:
+def sweep_evaluate_job(pools: AminePools, cfg: dict, models: dict[tuple[str, str, int], str], outputs) -> None:
     """Mean Δ_sample of every sweep point, and the figure of Fig. 6."""
     from compgen.atmo.plots import fraction_sweep
 
-    pools = pools_from_config(atmo, cfg)
     evaluation = cfg["evaluation"]
     device = pick_device()
     rows = []
@@ -251,7 +246,8 @@ def sweep_evaluate_job(atmo: pd.DataFrame, cfg: dict, models: dict[tuple[str, st
             evaluation["n_sample"], evaluation["n_sample"], np.array([0.0]), seed=evaluation["seed"] + seed,
         )  # fmt: skip
         sample = deltas.loc[deltas["method"] == "augcyc_sample", "delta"]
-        rows.append({"paired_fraction": float(fraction), "unpaired": unpaired, "seed": seed, "fold": fold, "n": len(sample), "mean_delta_sample": sample.mean()})
+        point = {"paired_fraction": float(fraction), "unpaired": unpaired, "seed": seed, "fold": fold}
+        rows.append({**point, "n": len(sample), "mean_delta_sample": sample.mean()})
         log.info("fraction %s, %s unpaired, seed %d: mean Δ_sample %.4f", fraction, unpaired, seed, sample.mean())
     table = pd.DataFrame(rows)
     write_csv(table, outputs["csv"])

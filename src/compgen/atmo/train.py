@@ -1,17 +1,15 @@
-"""Training loop for the composition GANs: one full-batch step per epoch.
+"""Training of the composition GANs: one full-batch step per epoch, run by `compgen.training`.
 
 Every epoch passes all of pool A once, each C_A paired with a C_B drawn at
-random from pool B (so some B are seen twice, some not at all). A job that is
-killed resumes from the checkpoint kept beside its output; the checkpoint
-holds the random state too, so a resumed run ends with the same weights as an
-uninterrupted one.
+random from pool B (so some B are seen twice, some not at all). Random draws
+come from a CPU generator kept in the checkpoint, so a killed job resumes to
+the same weights on any device.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,30 +17,32 @@ import numpy as np
 import pandas as pd
 import torch
 
+from compgen import training
 from compgen.atmo.models import CompositionGAN, discriminator_losses, generator_losses, loss_names
-from compgen.checkpoint import resume_checkpoint, save_checkpoint
-from compgen.io import atomic_path
+from compgen.io import atomic_path, write_csv
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class TrainSettings:
-    augmented: bool = True
-    width: int = 32
-    blocks: int = 2
-    epochs: int = 1000
-    lr: float = 2e-4
-    lr_divider: float = 2.0
-    lr_slowdown_param: float = 0.9806
-    lr_slowdown_every: int = 50
-    cyc_weight: float = 1.0
-    lambda_z: float = 0.1
-    input_skip: bool = False
-    bf16: bool = False  # bf16 autocast of forward passes; weights and optimiser stay fp32
-    seed: int = 0
-    log_every: int = 50
-    checkpoint_every: int = 200
+    """One training job; the values come from the config (`atmo.model` and the job's wildcards)."""
+
+    augmented: bool
+    width: int
+    blocks: int
+    epochs: int
+    lr: float
+    lr_divider: float
+    lr_slowdown_param: float
+    lr_slowdown_every: int
+    cyc_weight: float
+    lambda_z: float
+    input_skip: bool
+    bf16: bool  # bf16 autocast of forward passes; weights and optimiser stay fp32
+    seed: int
+    log_every: int
+    checkpoint_every: int
 
 
 def learning_rates(settings: TrainSettings, epoch: int) -> tuple[float, float]:
@@ -55,10 +55,10 @@ def learning_rates(settings: TrainSettings, epoch: int) -> tuple[float, float]:
     return lr_g, lr_g / settings.lr_divider
 
 
-def train_step(model, opt_g, opt_d, a, b, z_a, z_b, settings: TrainSettings) -> torch.Tensor:
+def train_step(model, opt_g, opt_d, a, b, z_a, z_b, settings: TrainSettings) -> dict[str, torch.Tensor]:
     """One generator update, then one discriminator update on the same (detached) fakes.
 
-    Returns the losses, in `loss_names` order, as a tensor left on the device.
+    Returns the losses by `loss_names`, left on the device.
     """
     autocast = torch.autocast(a.device.type, dtype=torch.bfloat16, enabled=settings.bf16)
     # The generator step needs gradients through the discriminators, not of their weights.
@@ -76,11 +76,8 @@ def train_step(model, opt_g, opt_d, a, b, z_a, z_b, settings: TrainSettings) -> 
     opt_d.zero_grad(set_to_none=True)
     loss_d.backward()
     opt_d.step()
-    return torch.stack([loss_g, loss_d, *parts_g.values(), *parts_d.values()]).detach().float()
-
-
-def pick_device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    values = [loss_g, loss_d, *parts_g.values(), *parts_d.values()]
+    return dict(zip(loss_names(settings.augmented), (v.detach() for v in values), strict=True))
 
 
 def adam(params, lr: float) -> torch.optim.Adam:
@@ -93,17 +90,15 @@ def train(
     vectors_a: np.ndarray,
     vectors_b: np.ndarray,
     output: str | Path,
-    device: torch.device | None = None,
+    losses_output: str | Path | None = None,
     stop_after: int | None = None,
-) -> pd.DataFrame:
-    """Train one model, write it to `output`, return the per-epoch losses.
+) -> pd.DataFrame | None:
+    """Train one model, write it to `output` (and the per-epoch losses to `losses_output`); return the losses.
 
     `stop_after` ends the run early after that many epochs without writing
-    `output`, as a killed job would (used to test resuming).
+    anything but the checkpoint, as a killed job would (used to test resuming).
     """
-    output = Path(output)
-    checkpoint = output.with_name(output.name + ".ckpt")
-    device = device or pick_device()
+    device = training.pick_device()
     torch.manual_seed(settings.seed)
     generator = torch.Generator().manual_seed(settings.seed)
 
@@ -113,18 +108,10 @@ def train(
     lr_g, lr_d = learning_rates(settings, 0)
     opt_g = adam(model.generator_parameters(), lr_g)
     opt_d = adam(model.discriminator_parameters(), lr_d)
-
-    names = loss_names(settings.augmented)
-    history = torch.zeros(settings.epochs, len(names), device=device)
-    stateful = {"model": model, "opt_g": opt_g, "opt_d": opt_d, "rng": generator}
-    start, extra = resume_checkpoint(checkpoint, dataclasses.asdict(settings), stateful)
-    if start:
-        history[:start] = extra["history"].to(device)
-
     model.train()
     n = a.shape[0]
-    began = time.perf_counter()
-    for epoch in range(start, settings.epochs):
+
+    def step(epoch: int) -> dict[str, torch.Tensor]:
         lr_g, lr_d = learning_rates(settings, epoch)
         for group in opt_g.param_groups:
             group["lr"] = lr_g
@@ -134,25 +121,19 @@ def train(
         pick = torch.randint(len(b), (n,), generator=generator)
         z = torch.randn(2, n, model.latent_dim, generator=generator) if model.augmented else torch.zeros(2, n, 0)
         z_a, z_b = z.to(device).unbind(0)
+        return train_step(model, opt_g, opt_d, a, b[pick.to(device)], z_a, z_b, settings)
 
-        history[epoch] = train_step(model, opt_g, opt_d, a, b[pick.to(device)], z_a, z_b, settings)
+    def finish(losses: pd.DataFrame) -> None:
+        if losses_output is not None:
+            write_csv(losses, losses_output)
+        with atomic_path(output) as tmp:
+            torch.save({"settings": dataclasses.asdict(settings), "n_elements": a.shape[1], "model": model.state_dict()}, tmp)
 
-        done = epoch + 1
-        if done % settings.log_every == 0 or done == settings.epochs:
-            row = history[epoch].tolist()
-            rate = (done - start) / (time.perf_counter() - began)
-            log.info("epoch %d/%d  %s  (%.1f epochs/s)", done, settings.epochs, "  ".join(f"{k} {v:.4f}" for k, v in zip(names, row)), rate)
-        if done % settings.checkpoint_every == 0 and done < settings.epochs:
-            save_checkpoint(checkpoint, dataclasses.asdict(settings), done, stateful, {"history": history[:done].cpu()})
-        if stop_after is not None and done >= stop_after:
-            return pd.DataFrame(history[:done].cpu().numpy(), columns=names)  # killed: no output
-
-    losses = pd.DataFrame(history.cpu().numpy(), columns=names)
-    losses.insert(0, "epoch", np.arange(1, settings.epochs + 1))
-    with atomic_path(output) as tmp:
-        torch.save({"settings": dataclasses.asdict(settings), "n_elements": a.shape[1], "model": model.state_dict()}, tmp)
-    checkpoint.unlink(missing_ok=True)
-    return losses
+    loop = training.LoopSettings(
+        settings.epochs, settings.log_every, settings.checkpoint_every, settings.seed, label="augcyc" if settings.augmented else "cyclegan", unit="epoch"
+    )
+    stateful = {"model": model, "opt_g": opt_g, "opt_d": opt_d, "rng": generator}
+    return training.run(loop, step, stateful, dataclasses.asdict(settings), output, finish, stop_after)
 
 
 def load_model(path: str | Path, device: torch.device | None = None) -> tuple[CompositionGAN, TrainSettings]:

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 from skopt import gp_minimize
 from skopt.space import Integer, Real
 
@@ -24,6 +23,7 @@ from compgen.atmo.data import AminePools
 from compgen.atmo.evaluate import evaluate_fold
 from compgen.atmo.train import TrainSettings, load_model, train
 from compgen.io import atomic_path, write_csv
+from compgen.training import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +58,14 @@ def tune(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, n_
         log.info("resuming: %d of %d calls already in %s", len(done), n_calls, progress)
 
     def objective(x: list) -> float:
-        settings = dataclasses.replace(base, **dict(zip(NAMES, (v.item() if hasattr(v, "item") else v for v in x))))
+        settings = dataclasses.replace(base, **dict(zip(NAMES, (v.item() if hasattr(v, "item") else v for v in x), strict=True)))
         value = mean_delta_sample(pools, settings, n_folds, n_sample, seed)
         nonlocal done
         call = pd.DataFrame([[*x, value]], columns=done.columns)
         done = call if done.empty else pd.concat([done, call], ignore_index=True)
         with atomic_path(progress) as tmp:
             done.to_csv(tmp, index=False)
-        log.info("call %d/%d: %s -> mean Δ_sample %.4f", len(done), n_calls, dict(zip(NAMES, x)), value)
+        log.info("call %d/%d: %s -> mean Δ_sample %.4f", len(done), n_calls, dict(zip(NAMES, x, strict=True)), value)
         return value
 
     remaining = n_calls - len(done)
@@ -85,11 +85,10 @@ def write_results(calls: pd.DataFrame, calls_csv, best_json) -> None:
         Path(tmp).write_text(json.dumps(best, indent=1))
 
 
-def tune_job(atmo: pd.DataFrame, cfg: dict, outputs, threads: int) -> None:
-    from compgen.atmo.study import pools_from_config, train_settings
+def tune_job(pools: AminePools, cfg: dict, outputs, threads: int) -> None:
+    from compgen.atmo.study import train_settings
 
-    torch.set_num_threads(threads)
-    pools = pools_from_config(atmo, cfg)
+    use_threads(threads)
     base = train_settings(cfg, "augcyc", 0, cfg["seeds"][0], len(pools.elements))
     settings = cfg["tuning"]
     progress = Path(outputs["calls"]).with_suffix(".progress.csv")

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
 from compgen.elpasolite.space import ELEMENTS, keys
 
 
-@lru_cache(maxsize=None)
+@cache
 def _balanced(ab: frozenset, c: int, d: int) -> bool:
     from pymatgen.core import Composition
     from smact.screening import smact_validity

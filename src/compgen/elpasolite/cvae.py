@@ -22,16 +22,16 @@ from compgen.elpasolite.training import mlp, one_hot, run_updates, training_tens
 
 @dataclass(frozen=True)
 class CVAESettings:
-    hidden: int = 256
-    layers: int = 2
-    latent: int = 8
-    kl_weight: float = 0.1
-    updates: int = 10000
-    batch: int = 500
-    lr: float = 1e-3
-    seed: int = 0
-    log_every: int = 1000
-    checkpoint_every: int = 2000
+    hidden: int
+    layers: int
+    latent: int
+    kl_weight: float
+    updates: int
+    batch: int
+    lr: float
+    seed: int
+    log_every: int
+    checkpoint_every: int
 
 
 class CVAE(nn.Module):

@@ -26,7 +26,8 @@ import torch
 from torch import nn
 
 from compgen.elpasolite.space import ELEMENT_AT, N_GROUPS, N_ROWS, ROW_GROUP, decode, encode
-from compgen.elpasolite.training import device, inverse_frequency_weights, mlp, run_updates
+from compgen.elpasolite.training import inverse_frequency_weights, mlp, run_updates
+from compgen.training import pick_device
 
 N_ACTIONS = max(N_ROWS, N_GROUPS)  # 8
 STEPS = 8
@@ -38,18 +39,18 @@ ROW_LEGAL = np.arange(N_ACTIONS) < N_ROWS
 
 @dataclass(frozen=True)
 class DQNSettings:
-    target_class: int = 1
-    hidden: int = 512
-    layers: int = 5
-    gamma: float = 0.999
-    target_sync: int = 10
-    beta: float = 5.0  # inverse temperature of the sampling policy
-    updates: int = 800_000
-    batch: int = 250
-    lr: float = 1e-5
-    seed: int = 0
-    log_every: int = 40_000
-    checkpoint_every: int = 80_000
+    target_class: int
+    hidden: int
+    layers: int
+    gamma: float
+    target_sync: int
+    beta: float  # inverse temperature of the sampling policy
+    updates: int
+    batch: int
+    lr: float
+    seed: int
+    log_every: int
+    checkpoint_every: int
 
 
 def place_value(action: np.ndarray | torch.Tensor, step: int):
@@ -112,9 +113,10 @@ def offline_transitions(indices: np.ndarray, classes: np.ndarray, target: int) -
 
 def train_dqn(s: DQNSettings, indices: np.ndarray, classes: np.ndarray, output: str | Path, stop_after: int | None = None) -> None:
     """Train the agent for `s.target_class` on the training episodes and write its policy network."""
-    dev = device()
+    dev = pick_device()
     rng = torch.Generator().manual_seed(s.seed)
-    data = {k: torch.as_tensor(v, dtype=torch.float32 if v.dtype == np.float64 else None, device=dev) for k, v in offline_transitions(indices, classes, s.target_class).items()}
+    transitions = offline_transitions(indices, classes, s.target_class)
+    data = {k: torch.as_tensor(v, dtype=torch.float32 if v.dtype == np.float64 else None, device=dev) for k, v in transitions.items()}
     # every step of an episode is equally likely; episodes by inverse class frequency
     weights = inverse_frequency_weights(classes).repeat_interleave(STEPS)
     torch.manual_seed(s.seed)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
-from compgen.elpasolite.space import N_ELEMENTS, enumerate_space, keys, valid
+from compgen.elpasolite.space import N_ELEMENTS, collect_valid, enumerate_space, keys, valid
 
 N_CLASSES = 10
 
@@ -89,21 +89,19 @@ def generation_metrics(samples: np.ndarray, lookup: np.ndarray, space: pd.DataFr
 
 def uniform_baseline(n: int, rng: np.random.Generator) -> np.ndarray:
     """n uniformly random compositions of the space."""
-    out = np.empty((0, 4), dtype=np.int64)
-    while len(out) < n:
-        draw = rng.integers(0, N_ELEMENTS, size=(2 * n, 4))
-        out = np.concatenate([out, draw[valid(draw)]])
-    return out[:n]
+    return collect_valid(n, lambda: rng.integers(0, N_ELEMENTS, size=(2 * n, 4)), "uniform baseline")[0]
 
 
 def prevalence_baseline(n: int, training: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """n compositions drawn site by site from p(Z|S) of the given training compositions, invalid ones redrawn."""
+    if len(training) == 0:
+        raise ValueError("prevalence baseline: no training compositions in the target class")
     p = site_distributions(training)
-    out = np.empty((0, 4), dtype=np.int64)
-    while len(out) < n:
-        draw = np.stack([rng.choice(N_ELEMENTS, size=2 * n, p=p[s]) for s in range(4)], axis=1)
-        out = np.concatenate([out, draw[valid(draw)]])
-    return out[:n]
+
+    def draw() -> np.ndarray:
+        return np.stack([rng.choice(N_ELEMENTS, size=2 * n, p=p[s]) for s in range(4)], axis=1)
+
+    return collect_valid(n, draw, "prevalence baseline")[0]
 
 
 def discovery_curve(samples: np.ndarray, training_keys: np.ndarray, lookup: np.ndarray, target: int, points: int = 60) -> pd.DataFrame:

@@ -9,6 +9,12 @@ A/B swap (the two sites are equivalent).
 The kernel factorises over sites, K(x, x') = prod_s G[e_s, e'_s] with G a
 39 x 39 table of element pairs, so predicting all 39^4 site assignments is
 one (39^2 x n) @ (n x 39^2) product rather than 2 million kernel rows.
+
+The kernel matrix is built and factorised with torch, whose x86 builds carry
+MKL's LAPACK: the multi-threaded Cholesky of the OpenBLAS 0.3.30 that numpy
+and scipy bundle dies with SIGSEGV on AMD EPYC machines (auto-detected
+SkylakeX kernels) once the matrix passes about 16,000 rows, and the final fit
+has 21,112. The torch path is also faster (`bench/oracle_fit.py`).
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import logging
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
+import torch
 from scipy.spatial.distance import cdist
 
 from compgen.elpasolite.space import ROW_GROUP, element_index, keys
@@ -49,13 +55,17 @@ def element_kernel(sigma: float) -> np.ndarray:
 
 
 def fit(indices: np.ndarray, energies: np.ndarray, sigma: float, lam: float) -> np.ndarray:
-    """Kernel ridge weights alpha = (K + lam I)^-1 y by Cholesky."""
-    features = ROW_GROUP[indices].reshape(len(indices), 8).astype(float)
-    kernel = cdist(features, features, "cityblock")
-    np.exp(kernel / -sigma, out=kernel)
-    kernel[np.diag_indices_from(kernel)] += lam
-    factor = scipy.linalg.cho_factor(kernel, overwrite_a=True, check_finite=False)
-    return scipy.linalg.cho_solve(factor, np.asarray(energies, dtype=float), check_finite=False)
+    """Kernel ridge weights alpha = (K + lam I)^-1 y by Cholesky, in float64 on the CPU."""
+    features = torch.as_tensor(ROW_GROUP[indices].reshape(len(indices), 8), dtype=torch.float64)
+    kernel = torch.cdist(features, features, p=1)
+    kernel.div_(-sigma).exp_()
+    kernel.diagonal().add_(lam)
+    factor, info = torch.linalg.cholesky_ex(kernel)
+    if info.item() != 0:
+        raise ValueError(f"kernel matrix of {len(indices)} rows is not positive definite (sigma {sigma}, lambda {lam})")
+    del kernel
+    target = torch.as_tensor(np.asarray(energies, dtype=float)).reshape(-1, 1)
+    return torch.cholesky_solve(target, factor).reshape(-1).numpy()
 
 
 def predict_grid(indices: np.ndarray, alpha: np.ndarray, sigma: float) -> np.ndarray:
@@ -71,7 +81,7 @@ def predict_grid(indices: np.ndarray, alpha: np.ndarray, sigma: float) -> np.nda
 def grouped_order(twins: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Row positions in a random order that keeps twins next to each other."""
     groups = np.unique(twins)
-    rank = dict(zip(rng.permutation(groups), range(len(groups))))
+    rank = dict(zip(rng.permutation(groups), range(len(groups)), strict=True))
     return np.argsort([rank[t] for t in twins], kind="stable")
 
 

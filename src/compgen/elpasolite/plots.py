@@ -38,7 +38,7 @@ def site_heatmaps(distributions: dict[str, np.ndarray], png, csv) -> None:
     write_csv(pd.DataFrame(rows), csv)
     fig, axes = plt.subplots(len(distributions), 1, figsize=(11, 1.3 * len(distributions) + 0.6), layout="constrained", squeeze=False)
     vmax = max(float(np.max(p)) for p in distributions.values())
-    for ax, (name, p) in zip(axes[:, 0], distributions.items()):
+    for ax, (name, p) in zip(axes[:, 0], distributions.items(), strict=True):
         # Square-root scale: one element at p = 1 (F on D) would otherwise flatten the rest.
         image = ax.imshow(p, aspect="auto", cmap="magma", norm=matplotlib.colors.PowerNorm(0.5, vmin=0, vmax=vmax))
         ax.set_yticks(range(4), list(SITES))
@@ -75,8 +75,8 @@ def discovery_curves(curves: pd.DataFrame, png, csv) -> None:
     fig, axes = plt.subplots(
         len(targets), len(models), figsize=(3.6 * len(models), 3.3 * len(targets)), layout="constrained", squeeze=False, sharey="row"
     )
-    for row, target in zip(axes, targets):
-        for ax, model in zip(row, models):
+    for row, target in zip(axes, targets, strict=True):
+        for ax, model in zip(row, models, strict=True):
             part = curves[(curves["model"] == model) & (curves["target_class"] == target)]
             for column in ("novel_target", "novel_neighbours", "novel_other", "repetitions", "rediscoveries"):
                 # zero is drawn at 0.5: a log axis has no 0
@@ -97,7 +97,7 @@ def training_size_figure(per_seed: pd.DataFrame, metrics: list[str], png, csv) -
     table = table.reset_index()
     write_csv(table, csv)
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.3 * len(metrics), 3.4), layout="constrained", squeeze=False)
-    for ax, metric in zip(axes[0], metrics):
+    for ax, metric in zip(axes[0], metrics, strict=True):
         for model, part in table.groupby("model", sort=False):
             mean, std = part[f"{metric}_mean"], part[f"{metric}_std"]
             ax.plot(part["n_train"], mean, "o-", label=model)

@@ -93,6 +93,34 @@ def valid(indices: np.ndarray) -> np.ndarray:
     return (indices >= 0).all(1) & distinct
 
 
+class SamplingError(RuntimeError):
+    """A sampler that keeps emitting compositions outside the space."""
+
+
+def collect_valid(n: int, draw, what: str, max_draws: int | None = None) -> tuple[np.ndarray, int]:
+    """Call `draw()` for batches of element indices until n valid compositions: (them in order, invalid draws among them).
+
+    Invalid draws are counted up to the n-th valid one, not over the rest of
+    the last batch. Gives up after `max_draws` draws (default 100 n): a
+    sampler whose output is almost never a composition of the space would
+    otherwise run forever.
+    """
+    max_draws = max_draws or 100 * n
+    found, n_valid, n_invalid = [], 0, 0
+    while n_valid < n:
+        if n_valid + n_invalid >= max_draws:
+            raise SamplingError(f"{what}: {n_valid + n_invalid} draws gave {n_valid} valid compositions of the {n} asked for; giving up")
+        batch = np.asarray(draw())
+        ok = valid(batch)
+        if n_valid + ok.sum() >= n:
+            last = np.flatnonzero(ok)[n - n_valid - 1]
+            batch, ok = batch[: last + 1], ok[: last + 1]
+        n_invalid += int((~ok).sum())
+        n_valid += int(ok.sum())
+        found.append(batch[ok])
+    return np.concatenate(found), n_invalid
+
+
 def formula(indices) -> str:
     a, b, c, d = (ELEMENTS[i] for i in indices)
     return f"{a}{b}{c}2{d}6"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,9 @@ from compgen.elpasolite.metrics import (
     uniform_baseline,
 )
 from compgen.elpasolite.oracle import augmented_dft, build_oracle
-from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, keys
+from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, from_keys, keys
 from compgen.io import atomic_path, read_table, write_csv, write_table
+from compgen.registry import ELPASOLITE_BASELINES, parse_generator
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +44,12 @@ SPACE_SCHEMA = pa.schema(
 )
 
 
-def space_job(dft: pd.DataFrame, cfg: dict, outputs) -> None:
+def space_job(dft: pd.DataFrame, cfg: dict, outputs, threads: int) -> None:
     """Fit the oracle, label all 1,974,024 compositions, and write class sizes and reference JS distances."""
     from compgen.elpasolite.plots import oracle_figure
+    from compgen.training import use_threads
 
+    use_threads(threads)
     training = augmented_dft(dft)
     log.info("DFT set with A/B swaps: %d rows", len(training))
     chosen, search, curve, grid = build_oracle(training, cfg["oracle"])
@@ -82,7 +84,8 @@ def space_job(dft: pd.DataFrame, cfg: dict, outputs) -> None:
         )
     classes = pd.DataFrame(rows)
     write_csv(classes, outputs["classes"])
-    Path(outputs["oracle_json"]).write_text(json.dumps({**chosen, "class_edges": edges.tolist()}, indent=1))
+    with atomic_path(outputs["oracle_json"]) as tmp:
+        tmp.write_text(json.dumps({**chosen, "class_edges": edges.tolist()}, indent=1))
     log.info("class sizes: %s", classes.set_index("energy_class")["n_space"].to_dict())
 
 
@@ -116,63 +119,75 @@ def training_rows(dft: pd.DataFrame, n_train: int | None = None, seed: int = 0) 
     return training[list("ABCD")].to_numpy(), classes
 
 
-def parse_model(name: str) -> tuple[str, int | None]:
-    """'cvae' -> ('cvae', None); 'dqn_class5' -> ('dqn', 5): an agent is trained for one target class."""
-    kind, _, target = name.partition("_class")
-    return kind, int(target) if target else None
+def read_class_table(path) -> np.ndarray:
+    """The 39^4 key -> class lookup written by the space job (-1 outside the space)."""
+    return np.load(path, allow_pickle=False)
 
 
 def train_job(dft: pd.DataFrame, model: str, settings: dict, seed: int, n_train: str, output, threads: int) -> None:
     """Train one generator on the full training set (`n_train` 'all') or a seeded subset of it."""
-    import torch
-
     from compgen.elpasolite.generators import GENERATORS
+    from compgen.training import use_threads
 
-    torch.set_num_threads(threads)
-    kind, target = parse_model(model)
+    use_threads(threads)
+    kind, target = parse_generator(model)
     indices, classes = training_rows(dft, None if n_train == "all" else int(n_train), seed)
     log.info("%s seed %d on %d training rows (%d in class 1)", model, seed, len(indices), int((classes == 1).sum()))
     extra = {"target_class": target} if target is not None else {}
     GENERATORS[kind].train(GENERATORS[kind].settings(**settings, **extra, seed=seed), indices, classes, output)
 
 
-def generate(models: dict[tuple[str, int], str], seed: int, target: int, n: int) -> dict[str, tuple[np.ndarray, int]]:
-    """Valid samples (in generation order) and the invalid count of every trained generator of `seed`."""
+SAMPLES_SCHEMA = pa.schema([pa.field("key", pa.int32(), nullable=False)])  # composition keys in generation order
+
+
+def draw_samples(dft: pd.DataFrame, sampler: str, target: int, n: int, seed: int, model_path=None) -> tuple[np.ndarray, int]:
+    """n valid compositions of a baseline or trained generator for class `target`, and the invalid draws."""
+    if sampler in ELPASOLITE_BASELINES:
+        rng = np.random.default_rng(seed)
+        if sampler == "uniform":
+            return uniform_baseline(n, rng), 0
+        indices, classes = training_rows(dft)
+        return prevalence_baseline(n, indices[classes == target], rng), 0
     from compgen.elpasolite.generators import load_generator
     from compgen.elpasolite.training import sample_valid
 
-    out = {}
-    for (model, model_seed), path in models.items():
-        kind, agent_target = parse_model(model)
-        if model_seed == seed and agent_target in (None, target):
-            out[kind] = sample_valid(load_generator(path), target, n, seed)
-    return out
+    return sample_valid(load_generator(model_path), target, n, seed)
 
 
-def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[str, int], str], outputs) -> None:
-    """Metrics of every generator and baseline for every target class and seed (Tables 1 and 2)."""
-    space = read_table(space_path)
-    lookup = class_table(space)
+def sample_job(dft: pd.DataFrame, sampler: str, target: int, n: int, seed: int, model_path, output, threads: int) -> None:
+    """Write the samples of one generator (or baseline), target class and seed, once, for every reader."""
+    from compgen.training import use_threads
+
+    use_threads(threads)
+    samples, invalid = draw_samples(dft, sampler, target, n, seed, model_path)
+    log.info("%s, class %d, seed %d: %d valid samples, %d invalid draws", sampler, target, seed, len(samples), invalid)
+    metadata = {"sampler": sampler, "target_class": str(target), "seed": str(seed), "n_invalid": str(invalid)}
+    write_table(pd.DataFrame({"key": keys(samples).astype(np.int32)}), output, SAMPLES_SCHEMA.with_metadata(metadata))
+
+
+def read_samples(path) -> tuple[np.ndarray, int]:
+    """(element indices in generation order, invalid draws) of a sample file."""
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return from_keys(table.column("key").to_numpy().astype(np.int64)), int(table.schema.metadata[b"n_invalid"])
+
+
+def evaluate_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, samples: dict[tuple, str], outputs) -> None:
+    """Metrics of every generator and baseline for every target class and seed (Tables 1 and 2), and charge balance."""
+    space = read_table(space_path, columns=["key", *"ABCD", "energy_class"])
+    lookup = read_class_table(class_table_path)
     indices, classes = training_rows(dft)
     minority = cfg["targets"][0]["energy_class"]
-    rows, curves, balance = [], [], []
-    figure_sets: dict[str, np.ndarray] = {}  # samples of the first target and seed, for Figs 5-6
-    for target in cfg["targets"]:
-        c, n = target["energy_class"], target["n_samples"]
-        for seed in cfg["seeds"]:
-            rng = np.random.default_rng(seed)
-            generated = {"uniform": (uniform_baseline(n, rng), 0), "prevalence": (prevalence_baseline(n, indices[classes == c], rng), 0)}
-            generated.update(generate(models, seed, c, n))
-            for name, (samples, invalid) in generated.items():
-                metrics = generation_metrics(samples, lookup, space, c)
-                rows.append({"model": name, "target_class": c, "seed": seed, "n_invalid": invalid, **metrics})
-                log.info("%s, class %d, seed %d: %s", name, c, seed, {k: round(v, 3) for k, v in metrics.items()})
-                if seed == cfg["seeds"][0]:
-                    curves.append(discovery_curve(samples, keys(indices), lookup, c).assign(model=name, target_class=c))
-                    if c == minority:
-                        figure_sets[name] = samples
-                if c == minority:
-                    balance.append(charge_balance_row(name, seed, samples, lookup, c))
+    rows, balance = [], []
+    for (sampler, _, target, seed), path in samples.items():
+        drawn, invalid = read_samples(path)
+        name = parse_generator(sampler)[0]
+        metrics = generation_metrics(drawn, lookup, space, target)
+        rows.append({"model": name, "target_class": target, "seed": seed, "n_invalid": invalid, **metrics})
+        log.info("%s, class %d, seed %d: %s", name, target, seed, {k: round(v, 3) for k, v in metrics.items()})
+        if target == minority:
+            balance.append(charge_balance_row(name, seed, drawn, lookup, target))
     per_seed = pd.DataFrame(rows)
     write_csv(per_seed, outputs["per_seed"])
     write_csv(summarise_metrics(per_seed), outputs["summary"])
@@ -181,8 +196,24 @@ def evaluate_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[st
     balance += [charge_balance_row(f"training set, class {minority}", None, indices[classes == minority], lookup, minority)]
     write_csv(pd.DataFrame(balance), outputs["charge_balance"])
 
+
+def figures_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, samples: dict[tuple, str], outputs) -> None:
+    """Discovery curves of the first seed for every target (Figs 4 and 7), energies and p(Z|S) of the minority target (Figs 5-6)."""
     from compgen.elpasolite.plots import discovery_curves
 
+    space = read_table(space_path, columns=["key", *"ABCD", "e_form", "energy_class"])
+    lookup = read_class_table(class_table_path)
+    indices, classes = training_rows(dft)
+    minority, first_seed = cfg["targets"][0]["energy_class"], cfg["seeds"][0]
+    curves, figure_sets = [], {}
+    for (sampler, _, target, seed), path in samples.items():
+        if seed != first_seed:
+            continue
+        drawn, _ = read_samples(path)
+        name = parse_generator(sampler)[0]
+        curves.append(discovery_curve(drawn, keys(indices), lookup, target).assign(model=name, target_class=target))
+        if target == minority:
+            figure_sets[name] = drawn
     discovery_curves(pd.concat(curves, ignore_index=True), outputs["discovery_png"], outputs["discovery_csv"])
     sample_figures(space, indices, classes, minority, figure_sets, outputs)
 
@@ -220,23 +251,20 @@ def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: 
     site_heatmaps(distributions, outputs["sites_png"], outputs["sites_csv"])
 
 
-def sweep_job(dft: pd.DataFrame, space_path, cfg: dict, models: dict[tuple[str, int, int], str], outputs) -> None:
+def sweep_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, samples: dict[tuple, str], outputs) -> None:
     """Minority-class metrics against training-set size (paper Fig. 8); the full set is the last size."""
     from compgen.elpasolite.plots import training_size_figure
-    from compgen.elpasolite.generators import load_generator
-    from compgen.elpasolite.training import sample_valid
 
-    space = read_table(space_path)
-    lookup = class_table(space)
-    c, n = cfg["targets"][0]["energy_class"], cfg["targets"][0]["n_samples"]
+    space = read_table(space_path, columns=["key", *"ABCD", "energy_class"])
+    lookup = read_class_table(class_table_path)
     full = len(training_rows(dft)[0])
     rows = []
-    for (model, n_train, seed), path in models.items():
+    for (sampler, n_train, target, seed), path in samples.items():
         n_train = full if n_train == "all" else n_train
-        samples, invalid = sample_valid(load_generator(path), c, n, seed)
-        metrics = generation_metrics(samples, lookup, space, c)
-        rows.append({"model": parse_model(model)[0], "n_train": n_train, "seed": seed, "target_class": c, "n_invalid": invalid, **metrics})
-        log.info("%s, %d training rows, seed %d: %s", model, n_train, seed, {k: round(v, 3) for k, v in metrics.items()})
+        drawn, invalid = read_samples(path)
+        metrics = generation_metrics(drawn, lookup, space, target)
+        rows.append({"model": parse_generator(sampler)[0], "n_train": n_train, "seed": seed, "target_class": target, "n_invalid": invalid, **metrics})
+        log.info("%s, %d training rows, seed %d: %s", sampler, n_train, seed, {k: round(v, 3) for k, v in metrics.items()})
     per_seed = pd.DataFrame(rows).sort_values(["model", "n_train", "seed"], kind="stable")
     write_csv(per_seed, outputs["per_seed"])
     training_size_figure(per_seed, METRICS, outputs["png"], outputs["csv"])

@@ -1,9 +1,9 @@
-"""What the three elpasolite generators share: the update loop, their building blocks, saving and sampling.
+"""What the three elpasolite generators share: their building blocks, saving and sampling.
 
 Each generator module (cvae, wgan, dqn) defines its settings, its networks and
 one `step(update)` that draws a batch and updates the networks; `run_updates`
-runs the steps with logging, a resumable checkpoint beside the output, and
-an atomic final write of the network that generates (read back by
+hands the steps to the shared loop (`compgen.training`) and writes the network
+that generates, atomically, at the end (read back by
 `compgen.elpasolite.generators.load_generator`).
 """
 
@@ -19,16 +19,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from compgen.checkpoint import resume_checkpoint, save_checkpoint
+from compgen import training
 from compgen.elpasolite.metrics import N_CLASSES
-from compgen.elpasolite.space import encode, valid
+from compgen.elpasolite.space import collect_valid, encode
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
-
-
-def device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def mlp(n_in: int, hidden: int, layers: int, n_out: int, norm: bool = True) -> nn.Sequential:
@@ -57,26 +53,13 @@ def training_tensors(indices: np.ndarray, classes: np.ndarray, seed: int):
 
     Seeds torch too, so the networks built next start from the same weights on every run.
     """
-    dev = device()
+    dev = training.pick_device()
     batches = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(encode(indices), dtype=torch.float32, device=dev)
     condition = one_hot(classes, dev)
     weights = inverse_frequency_weights(classes)
     torch.manual_seed(seed)
     return dev, batches, x, condition, weights
-
-
-def _global_rng() -> dict:
-    state = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _restore_global_rng(state: dict) -> None:
-    torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def run_updates(
@@ -88,44 +71,29 @@ def run_updates(
     output: str | Path,
     stop_after: int | None = None,
 ) -> None:
-    """Run `settings.updates` steps, resuming from `<output>.ckpt`; write `generator_net` to `output` at the end.
+    """Run `settings.updates` steps in the shared loop; write `generator_net` to `output` at the end.
 
     `stateful` names every module, optimiser and torch.Generator the steps
-    change; together with the global torch RNG (dropout-free noise such as
-    the VAE's reparameterisation draws from it) they make a resumed run
-    bit-identical to an uninterrupted one. `stop_after` simulates a kill.
+    change; the loop keeps them, and the global RNG, in `<output>.ckpt`.
+    `stop_after` simulates a kill.
     """
-    output = Path(output)
-    checkpoint = output.with_name(output.name + ".ckpt")
     config = dataclasses.asdict(settings)
-    torch.manual_seed(settings.seed)
-    start, extra = resume_checkpoint(checkpoint, config, stateful)
-    if start:
-        _restore_global_rng(extra["rng"])
-    for update in range(start, settings.updates):
-        losses = step(update)
-        done = update + 1
-        if done % settings.log_every == 0 or done == settings.updates:
-            shown = "  ".join(f"{name} {value.item():.4f}" for name, value in losses.items())
-            log.info("%s update %d/%d  %s", kind, done, settings.updates, shown)
-        if done % settings.checkpoint_every == 0 and done < settings.updates:
-            save_checkpoint(checkpoint, config, done, stateful, {"rng": _global_rng()})
-        if stop_after is not None and done >= stop_after:
-            return
-    with atomic_path(output) as tmp:
-        torch.save({"kind": kind, "settings": config, "model": generator_net.state_dict()}, tmp)
-    checkpoint.unlink(missing_ok=True)
+
+    def finish(_losses) -> None:
+        with atomic_path(output) as tmp:
+            torch.save({"kind": kind, "settings": config, "model": generator_net.state_dict()}, tmp)
+
+    label = kind if getattr(settings, "target_class", None) is None else f"{kind} class {settings.target_class}"
+    loop = training.LoopSettings(settings.updates, settings.log_every, settings.checkpoint_every, settings.seed, label=label, unit="update")
+    training.run(loop, step, stateful, config, output, finish, stop_after)
 
 
 @torch.no_grad()
-def sample_valid(network: nn.Module, target: int, n: int, seed: int, batch: int = 100_000) -> tuple[np.ndarray, int]:
-    """Draw from `network.sample` until n valid compositions (in generation order); returns them and the invalid count."""
+def sample_valid(network: nn.Module, target: int, n: int, seed: int, batch: int = 100_000, max_draws: int | None = None) -> tuple[np.ndarray, int]:
+    """Draw from `network.sample` until n valid compositions (in generation order); returns them and the invalid count.
+
+    Fails with `SamplingError` after `max_draws` draws (default 100 n).
+    """
     generator = torch.Generator().manual_seed(seed)
-    found, invalid, total = [], 0, 0
-    while total < n:
-        indices = network.sample(batch, target, generator)
-        ok = valid(indices)
-        invalid += int((~ok).sum())
-        found.append(indices[ok])
-        total += int(ok.sum())
-    return np.concatenate(found)[:n], invalid
+    what = f"{type(network).__name__} for class {target}"
+    return collect_valid(n, lambda: network.sample(batch, target, generator), what, max_draws)

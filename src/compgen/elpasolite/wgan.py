@@ -26,19 +26,19 @@ from compgen.elpasolite.training import mlp, one_hot, run_updates, training_tens
 
 @dataclass(frozen=True)
 class WGANSettings:
-    hidden: int = 512
-    layers: int = 1
-    latent: int = 8
-    layer_norm: bool = False  # in the generator; see the module docstring
-    gradient_penalty: float = 10.0
-    critic_updates: int = 5
-    updates: int = 200_000  # generator updates
-    batch: int = 100
-    lr: float = 1e-5
-    betas: tuple[float, float] = (0.5, 0.9)
-    seed: int = 0
-    log_every: int = 10_000
-    checkpoint_every: int = 20_000
+    hidden: int
+    layers: int
+    latent: int
+    layer_norm: bool  # in the generator; see the module docstring
+    gradient_penalty: float
+    critic_updates: int
+    updates: int  # generator updates
+    batch: int
+    lr: float
+    betas: tuple[float, float]
+    seed: int
+    log_every: int
+    checkpoint_every: int
 
     def __post_init__(self):
         object.__setattr__(self, "betas", tuple(self.betas))  # YAML and checkpoints give lists

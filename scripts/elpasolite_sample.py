@@ -1,0 +1,9 @@
+from compgen.elpasolite.study import sample_job
+from compgen.io import read_table
+from compgen.workflow import job_logging
+
+with job_logging(snakemake.log[0]):
+    w = snakemake.wildcards
+    model = snakemake.input.get("model")
+    n = snakemake.params.n_samples
+    sample_job(read_table(snakemake.input.dft), w.sampler, int(w.target), n, int(w.seed), model, snakemake.output[0], snakemake.threads)

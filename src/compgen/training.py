@@ -1,0 +1,172 @@
+"""The one resumable training loop of every study.
+
+A study hands in a `step(i)` that updates its networks and returns its losses
+(0-d tensors, left on the device), the objects the steps change, and its
+settings; the loop owns the rest: the device, seeding, a progress line with
+rate and ETA, and a checkpoint beside the job's output.
+
+The checkpoint holds the settings it was written with, the step reached, the
+loss history, the global torch RNG and the state of every stateful object
+(modules, optimisers, torch.Generators), so a killed job resumes to the same
+weights, bit for bit, as an uninterrupted run. A checkpoint written with other
+settings is ignored rather than trusted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from compgen.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+
+def pick_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def use_threads(threads: int) -> None:
+    """Pin torch's CPU threads to what the rule declares, so parallel jobs do not oversubscribe the machine."""
+    torch.set_num_threads(max(1, int(threads)))
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSettings:
+    steps: int
+    log_every: int
+    checkpoint_every: int
+    seed: int  # seeds the global torch RNG that the steps draw from (dropout, reparameterisation)
+    label: str = "training"  # names the run in its progress lines
+    unit: str = "step"  # 'epoch', 'update'
+
+
+def checkpoint_path(output: str | Path) -> Path:
+    """Where a job writing `output` keeps its resumable state: beside it, never as it."""
+    output = Path(output)
+    return output.with_name(output.name + ".ckpt")
+
+
+def _global_rng() -> dict:
+    state = {"cpu": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _restore_global_rng(state: dict) -> None:
+    torch.set_rng_state(state["cpu"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def _state(obj):
+    return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
+
+
+def _restore(obj, state) -> None:
+    if isinstance(obj, torch.Generator):
+        obj.set_state(state)
+    else:
+        obj.load_state_dict(state)
+
+
+def save_checkpoint(path: Path, settings: dict, step: int, stateful: dict, history: torch.Tensor, names: list[str]) -> None:
+    state = {
+        "settings": settings,
+        "step": step,
+        "history": history[:step].cpu(),
+        "names": names,
+        "rng": _global_rng(),
+        "state": {k: _state(v) for k, v in stateful.items()},
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path, settings: dict, stateful: dict) -> dict | None:
+    """Restore `path` into the stateful objects and the global RNG when it was written with `settings`."""
+    if not path.exists():
+        return None
+    # Loaded on the CPU: generator states must stay there; modules and optimisers copy to their device.
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved["settings"] != settings:
+        log.warning("ignoring checkpoint %s: it was written with other settings", path)
+        return None
+    for name, obj in stateful.items():
+        _restore(obj, saved["state"][name])
+    _restore_global_rng(saved["rng"])
+    log.info("resuming from checkpoint %s at %d", path, saved["step"])
+    return saved
+
+
+def progress_line(loop: LoopSettings, done: int, start: int, elapsed: float, losses: dict[str, float]) -> str:
+    """'cvae update 500/10000 (5%)  loss 0.1234  ...  83.2 updates/s, ETA 0:01:54'."""
+    rate = (done - start) / elapsed if elapsed > 0 else float("nan")
+    eta = timedelta(seconds=round((loop.steps - done) / rate)) if rate > 0 else "?"
+    shown = "  ".join(f"{name} {value:.4f}" for name, value in losses.items())
+    return f"{loop.label} {loop.unit} {done}/{loop.steps} ({100 * done / loop.steps:.0f}%)  {shown}  {rate:.1f} {loop.unit}s/s, ETA {eta}"
+
+
+def run(
+    loop: LoopSettings,
+    step: Callable[[int], dict[str, torch.Tensor]],
+    stateful: dict,
+    settings: dict,
+    output: str | Path,
+    finish: Callable[[pd.DataFrame], None],
+    stop_after: int | None = None,
+) -> pd.DataFrame | None:
+    """Run steps `start..loop.steps` (start from `<output>.ckpt` when it matches `settings`).
+
+    At the end `finish(history)` writes the job's outputs (history: one row of
+    losses per step, a `step` column first) and the checkpoint is removed.
+    `stop_after` ends the run after that many steps without finishing, as a
+    killed job would (used to test resuming); it returns None then.
+    """
+    ckpt = checkpoint_path(output)
+    torch.manual_seed(loop.seed)
+    history: torch.Tensor | None = None
+    names: list[str] = []
+    start = 0
+    saved = load_checkpoint(ckpt, settings, stateful)
+    if saved is not None:
+        start, names = saved["step"], saved["names"]
+        history = torch.zeros(loop.steps, len(names))
+        history[:start] = saved["history"]
+    # Losses stay on the device until a log line or checkpoint needs them, so a GPU is never
+    # made to wait for the CPU after each step.
+    pending: list[tuple[int, torch.Tensor]] = []
+    began = time.perf_counter()
+    for i in range(start, loop.steps):
+        losses = step(i)
+        if history is None:
+            names = list(losses)
+            history = torch.zeros(loop.steps, len(names))
+        pending.append((i, torch.stack([losses[name].detach().float() for name in names])))
+        done = i + 1
+        at_log = done % loop.log_every == 0 or done == loop.steps
+        at_checkpoint = done % loop.checkpoint_every == 0 and done < loop.steps
+        if at_log or at_checkpoint or done == loop.steps:
+            rows, values = zip(*pending, strict=True)
+            history[list(rows)] = torch.stack(values).cpu()
+            pending.clear()
+        if at_log:
+            log.info(progress_line(loop, done, start, time.perf_counter() - began, dict(zip(names, history[i].tolist(), strict=True))))
+        if at_checkpoint:
+            save_checkpoint(ckpt, settings, done, stateful, history, names)
+        if stop_after is not None and done >= stop_after:
+            return None
+    table = pd.DataFrame(history.numpy(), columns=names)
+    table.insert(0, loop.unit, range(1, loop.steps + 1))
+    finish(table)
+    ckpt.unlink(missing_ok=True)
+    return table
