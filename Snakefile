@@ -13,6 +13,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/atmo.smk"
 include: "rules/elpasolite.smk"
+include: "rules/hydrides.smk"
 
 
 rule all:
@@ -21,3 +22,4 @@ rule all:
         rules.datasets.input,
         rules.atmo.input,
         rules.elpasolite.input,
+        rules.hydrides.input,

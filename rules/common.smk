@@ -19,9 +19,10 @@ from compgen.registry import (  # noqa: E402
     ATMO_SWEEP_MODEL,
     DATASETS,
     ELPASOLITE_SAMPLES,
+    HYDRIDES_MODEL,
     WILDCARDS,
     agent_name,
-    fraction_label,
+    hydrides_models,
 )
 
 settings.check(config)
@@ -222,3 +223,49 @@ def elpasolite_total_samples(files):
     """Samples a job reads, for its memory and time: the sum over its sample files' targets."""
     n = {t["energy_class"]: t["n_samples"] for t in ELPASOLITE["targets"]}
     return sum(n[ELPASOLITE_SAMPLES.parse(key)[2]] for key in files)
+
+
+# --- hydrides --------------------------------------------------------------------
+
+HYDRIDES = settings.effective(config, "hydrides")
+HYDRIDES_DIR = "results/hydrides"
+# Two CPU cores take about 14 s for a thousand epochs of step 1 and 40 s with the
+# constraint (bench/hydrides_speed.py); CHGNet about 4 s a relaxation.
+HYDRIDES_SECONDS_PER_EPOCH = 0.04
+HYDRIDES_SECONDS_PER_RELAXATION = 10
+
+
+def hydrides_model_path(model, seed):
+    return f"{HYDRIDES_DIR}/models/{model}_seed{seed}.pt"
+
+
+def hydrides_step1_model(wildcards):
+    return hydrides_model_path("step1", wildcards.seed)
+
+
+def hydrides_model_files(wildcards):
+    """Every trained network the candidates need, named by key."""
+    keys = {
+        HYDRIDES_MODEL.format(hmodel=model, seed=seed)
+        for generator in HYDRIDES["generators"]
+        for model in hydrides_models(generator)
+        for seed in HYDRIDES["seeds"]
+    }
+    return {key: f"{HYDRIDES_DIR}/models/{key}.pt" for key in sorted(keys)}
+
+
+def hydrides_loss_files(wildcards):
+    return {
+        key: path.replace(".pt", "_losses.csv")
+        for key, path in hydrides_model_files(wildcards).items()
+    }
+
+
+def hydrides_train_minutes():
+    return runtime_minutes(
+        HYDRIDES["training"]["epochs"], HYDRIDES_SECONDS_PER_EPOCH, floor=5
+    )
+
+
+def hydrides_relax_minutes(n_structures):
+    return runtime_minutes(n_structures, HYDRIDES_SECONDS_PER_RELAXATION)

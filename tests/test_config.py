@@ -52,8 +52,9 @@ def test_library_settings_have_no_defaults_of_their_own():
 
     from compgen.atmo.train import TrainSettings
     from compgen.elpasolite.generators import GENERATORS
+    from compgen.hydrides.train import GANSettings
 
-    for cls in [TrainSettings, *(kind.settings for kind in GENERATORS.values())]:
+    for cls in [TrainSettings, GANSettings, *(kind.settings for kind in GENERATORS.values())]:
         with_default = [f.name for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING]
         assert with_default == [], f"{cls.__name__} has defaults {with_default}: they belong in the schema"
 
@@ -76,10 +77,12 @@ def test_schema_sections_fill_every_setting_the_jobs_do_not():
 def test_generator_names_are_the_registrys_everywhere():
     from compgen.config import schema
     from compgen.elpasolite.generators import GENERATORS
-    from compgen.registry import ELPASOLITE_GENERATORS
+    from compgen.hydrides.plots import LABELS
+    from compgen.registry import ELPASOLITE_GENERATORS, HYDRIDES_GENERATORS
 
-    enum = schema()["properties"]["elpasolite"]["properties"]["generators"]["items"]["enum"]
-    assert tuple(enum) == ELPASOLITE_GENERATORS == tuple(GENERATORS)
+    studies = schema()["properties"]
+    assert tuple(studies["elpasolite"]["properties"]["generators"]["items"]["enum"]) == ELPASOLITE_GENERATORS == tuple(GENERATORS)
+    assert tuple(studies["hydrides"]["properties"]["generators"]["items"]["enum"]) == HYDRIDES_GENERATORS == tuple(LABELS)
 
 
 NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "ten": 10}
@@ -103,7 +106,7 @@ def _records(node, path=()):
             yield from _records(child, (*path, key))
 
 
-@pytest.mark.parametrize("study", ["atmo", "elpasolite"])
+@pytest.mark.parametrize("study", ["atmo", "elpasolite", "hydrides"])
 def test_paper_settings_are_the_papers_numbers(study):
     """Each quoted setting's words stand in the paper, and carry its value (or, for a list, its length or largest number)."""
     import yaml
@@ -131,6 +134,14 @@ def test_paper_settings_are_the_papers_numbers(study):
             assert float(value) in numbers, f"{study}: {name} = {value} is not in {quote!r}"
         quoted += 1
     assert quoted >= 8
+
+
+def test_hydrides_defaults_are_the_papers_settings():
+    from compgen.config import defaults, paper_settings
+
+    paper, config = paper_settings("hydrides"), defaults("hydrides")
+    for key, value in paper.items():
+        assert config[key] == (config[key] | value if isinstance(value, dict) else value), key
 
 
 def test_paper_scale_lays_the_papers_settings_over_the_config(default_config):

@@ -19,7 +19,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schemas" / "config.schema.yaml"
 RESOURCES = ROOT / "resources"
-STUDIES = ("atmo", "elpasolite")
+STUDIES = ("atmo", "elpasolite", "hydrides")
 
 
 class ConfigError(ValueError):
@@ -115,5 +115,8 @@ def check(config: dict) -> None:
     classes = [t["energy_class"] for t in elpasolite["targets"]]
     if len(set(classes)) != len(classes):
         problems.append(f"elpasolite.targets: each energy_class may appear once, got {classes}")
+    hydrides = effective(config, "hydrides")
+    if hydrides["d1"] >= hydrides["d2"]:
+        problems.append(f"hydrides.d1 ({hydrides['d1']}) must be below hydrides.d2 ({hydrides['d2']})")
     if problems:
         raise ConfigError("config.yaml: " + "; ".join(problems))

@@ -115,8 +115,23 @@ ELPASOLITE_SAMPLES = Key(
     "{sampler}_{n_train}_class{target}_seed{seed}", sampler=_SAMPLER, n_train=r"all|\d+", target=r"\d+", seed=r"\d+"
 )
 
+# --- hydrides -----------------------------------------------------------------------
+
+# Step-2 variants of CrystalGAN and the form of the geometric constraint each trains with.
+HYDRIDES_STEP2 = {"crystalgan": "none", "crystalgan_geo": "intended", "crystalgan_printed": "printed"}
+HYDRIDES_GENERATORS = ("noise_gan", "discogan", *HYDRIDES_STEP2)  # the `generators:` choices of the config
+HYDRIDES_MODEL = Key("{hmodel}_seed{seed}", hmodel="|".join(["step1", "noise_gan", *HYDRIDES_STEP2]), seed=r"\d+")
+
+
+def hydrides_models(generator: str) -> list[str]:
+    """The trained models a generator's candidates need: step 1 always, its own network unless it is step 1 alone."""
+    return ["step1"] + ([] if generator == "discogan" else [generator])
+
+
 # Patterns of the workflow's wildcards, shared by every rule file.
 WILDCARDS = {
+    **HYDRIDES_MODEL.fields,
+    "variant": "|".join(HYDRIDES_STEP2),
     **ATMO_MODEL.fields,
     **ATMO_SWEEP_MODEL.fields,
     **ELPASOLITE_SAMPLES.fields,

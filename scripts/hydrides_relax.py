@@ -1,0 +1,5 @@
+from compgen.hydrides.study import relax_candidates_job
+from compgen.workflow import job_logging
+
+with job_logging(snakemake.log[0]):
+    relax_candidates_job(snakemake.input.candidates, snakemake.input.known, snakemake.params.cfg, snakemake.output, snakemake.threads)

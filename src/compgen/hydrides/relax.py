@@ -1,0 +1,118 @@
+"""Are the good candidates plausible? CHGNet relaxations, formation energies and the Pd-Ni-H convex hull.
+
+CHGNet's pretrained weights ship inside the `chgnet` wheel: nothing is
+downloaded. Energies are CHGNet's (MPtrj-compatible, eV/atom). The hull is
+built from the relaxed training binaries and the elemental references (fcc
+metals, an H2 molecule in a box); a candidate's energy above it decides
+whether it counts as stable (MatterGen's 0.1 eV/atom).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from datetime import timedelta
+
+import numpy as np
+import pandas as pd
+from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+from pymatgen.core import Composition, Lattice, Structure
+
+log = logging.getLogger(__name__)
+
+# fcc lattice constants (Angstrom) of the metals the study may meet; H2 bond length 0.74 A.
+FCC_LATTICE = {"Pd": 3.89, "Ni": 3.52, "Pt": 3.92, "Cu": 3.61, "Ag": 4.09, "Au": 4.08, "Al": 4.05, "Rh": 3.80, "Ir": 3.84}
+H2_BOX = 10.0
+
+
+def references(metals: tuple[str, str]) -> dict[str, Structure]:
+    """The elemental references: each metal as fcc, H as an H2 molecule in a 10 A box."""
+    refs = {}
+    for metal in metals:
+        if metal not in FCC_LATTICE:
+            raise ValueError(f"no fcc reference lattice for {metal}: add it to compgen.hydrides.relax.FCC_LATTICE")
+        refs[metal] = Structure.from_spacegroup("Fm-3m", Lattice.cubic(FCC_LATTICE[metal]), [metal], [[0, 0, 0]])
+    refs["H"] = Structure(Lattice.cubic(H2_BOX), ["H", "H"], [[0, 0, 0], [0.74, 0, 0]], coords_are_cartesian=True)
+    return refs
+
+
+class Relaxer:
+    """One CHGNet model and optimiser for a job, on the CPU or a GPU."""
+
+    def __init__(self, model: str, fmax: float, steps: int, max_seconds: float, chunk: int = 25):
+        import torch
+        from chgnet.model import CHGNet, StructOptimizer
+
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.model = CHGNet.load(model_name=model, use_device=device, verbose=False)
+        self.optimizer = StructOptimizer(model=self.model, use_device=device)
+        self.fmax, self.steps, self.max_seconds, self.chunk = fmax, steps, max_seconds, chunk
+
+    def relax(self, structure: Structure, relax_cell: bool = True) -> dict:
+        """Relax in chunks of steps until the forces fall below fmax, or `steps` or `max_seconds` run out.
+
+        The time limit matters: a high-pressure cell (the PdH6 of PdH-31) keeps
+        expanding under CHGNet and each step grows slower; it ends unconverged.
+        """
+        began, done, converged = time.perf_counter(), 0, False
+        while done < self.steps and time.perf_counter() - began < self.max_seconds:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                result = self.optimizer.relax(structure, fmax=self.fmax, steps=min(self.chunk, self.steps - done), relax_cell=relax_cell, verbose=False)
+            trajectory = result["trajectory"]
+            structure = result["final_structure"]
+            done += max(len(trajectory.energies) - 1, 1)
+            forces = np.linalg.norm(np.asarray(trajectory.forces[-1]), axis=-1).max()
+            energy = float(trajectory.energies[-1])
+            if forces <= self.fmax:
+                converged = True
+                break
+        return {"energy_per_atom": energy / len(structure), "n_steps": done, "converged": converged, "structure": structure}
+
+    def relax_all(self, named: dict[str, Structure], what: str, relax_cell: dict[str, bool] | None = None) -> pd.DataFrame:
+        """Relax every structure, logging each with rate and ETA; a failure is a row with its reason."""
+        rows, began = [], time.perf_counter()
+        for i, (name, structure) in enumerate(named.items(), start=1):
+            try:
+                result = self.relax(structure, (relax_cell or {}).get(name, True))
+                result["reason"] = ""
+            except Exception as err:  # an exploding candidate must not end the job
+                result = {"energy_per_atom": np.nan, "n_steps": 0, "converged": False, "structure": structure, "reason": f"{type(err).__name__}: {err}"}
+            rows.append({"name": name, "formula": structure.composition.reduced_formula, **result})
+            rate = i / (time.perf_counter() - began)
+            eta = timedelta(seconds=round((len(named) - i) / rate))
+            energy, steps = result["energy_per_atom"], result["n_steps"]
+            log.info("%s %d/%d %s: %.4f eV/atom in %d steps  (%.2f relaxations/s, ETA %s)", what, i, len(named), name, energy, steps, rate, eta)
+        if not rows:  # nothing to relax: the table still has its columns
+            return pd.DataFrame(columns=["name", "formula", "energy_per_atom", "n_steps", "converged", "structure", "reason"])
+        return pd.DataFrame(rows)
+
+
+def chemical_potentials(refs: pd.DataFrame) -> dict[str, float]:
+    """eV/atom of each element's reference (the H2 molecule's per H atom)."""
+    return {Composition(row.formula).elements[0].symbol: row.energy_per_atom for row in refs.itertuples()}
+
+
+def formation_energy(formula: str, energy_per_atom: float, mu: dict[str, float]) -> float:
+    composition = Composition(formula)
+    return energy_per_atom - sum(composition.get_atomic_fraction(el) * mu[el.symbol] for el in composition.elements)
+
+
+def phase_diagram(known: pd.DataFrame) -> PhaseDiagram:
+    """Hull of the relaxed training binaries and references (rows with formula and energy_per_atom)."""
+    entries = []
+    for row in known.itertuples():
+        if np.isfinite(row.energy_per_atom):
+            composition = Composition(row.formula)
+            entries.append(PDEntry(composition, row.energy_per_atom * composition.num_atoms, name=row.name))
+    return PhaseDiagram(entries)
+
+
+def above_hull(diagram: PhaseDiagram, formula: str, energy_per_atom: float) -> float:
+    if not np.isfinite(energy_per_atom):
+        return np.nan
+    entry = PDEntry(Composition(formula), energy_per_atom * Composition(formula).num_atoms)
+    return float(diagram.get_decomp_and_e_above_hull(entry, allow_negative=True)[1])

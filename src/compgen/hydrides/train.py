@@ -1,0 +1,222 @@
+"""Training of CrystalGAN's two cross-domain steps and of the plain noise GAN, run by `compgen.training`.
+
+Step 1 (eqs 1-11) translates binary AH <-> BH; step 2 (eqs 15-26) translates
+the feature-transferred ternaries AHB_g <-> BHA_g with the geometric
+constraint (eqs 12-14) on what both generators write. Losses are the paper's:
+non-saturating GAN terms, squared-error reconstruction of both round trips,
+weights lambda_1..4, and lambda_5 / lambda_6 on the two sides of the distance
+range. One update of every network per epoch on a batch of `batch` crystals
+of each domain (35: all of them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import torch
+from torch.nn import functional as F
+
+from compgen import training
+from compgen.hydrides.data import Crystals, flatten, kinds, unflatten
+from compgen.hydrides.geometry import FAR, constraint_terms, first_neighbour_distances, image_ranges
+from compgen.hydrides.models import Discriminator, NoiseGenerator, Translator, feature_mask
+from compgen.io import atomic_path, write_csv
+
+
+@dataclass(frozen=True)
+class GANSettings:
+    """One training job; the values come from `hydrides:` in the config and the job's wildcards."""
+
+    step: int  # 1 or 2 for the cross-domain steps, 0 for the noise GAN
+    hidden: int
+    layers: int
+    epochs: int
+    batch: int
+    lr: float
+    beta1: float
+    lambdas: tuple[float, float, float, float, float, float]  # lambda_1..lambda_6 (5, 6: the constraint)
+    constraint: str  # 'none', 'intended' or 'printed' (eqs 12-13 as printed)
+    d1: float
+    d2: float
+    latent: int  # noise GAN only
+    seed: int
+    log_every: int
+    checkpoint_every: int
+
+    def __post_init__(self):
+        object.__setattr__(self, "lambdas", tuple(self.lambdas))  # YAML and checkpoints give lists
+
+
+def penalised_distances(crystals: Crystals, ranges: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """First-neighbour distances (n x 54) and which count: H-H and metal-metal, in cells that are cells at all."""
+    atom, kind, _ = kinds(crystals.atoms)
+    lattice = crystals.lattice
+    sound = torch.linalg.det(lattice.detach()).abs() > 1.0  # cubic Angstrom; a flatter cell has no distances to speak of
+    safe = torch.where(sound[:, None, None], lattice, 10 * torch.eye(3, device=lattice.device, dtype=lattice.dtype))
+    distances = first_neighbour_distances(safe, crystals.coords.flatten(1, 2), atom, kind, ranges)
+    return distances, atom & sound[:, None] & (distances < FAR)
+
+
+def adam(params, s: GANSettings) -> torch.optim.Adam:
+    return torch.optim.Adam(params, lr=s.lr, betas=(s.beta1, 0.999))
+
+
+def _gan(logits: torch.Tensor, real: bool) -> torch.Tensor:
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
+
+
+def train_cross_domain(s: GANSettings, a: Crystals, b: Crystals, output, losses_output=None, stop_after: int | None = None) -> pd.DataFrame | None:
+    """Train G_ab, G_ba, D_a, D_b on domains a and b; write the translators to `output`."""
+    device = training.pick_device()
+    torch.manual_seed(s.seed)
+    rng = torch.Generator().manual_seed(s.seed)
+    a, b = a.to(device), b.to(device)
+    swap = s.step == 1  # step 1 moves the metal between blocks; step 2 keeps every block
+    g_ab, g_ba = Translator(s.hidden, s.layers, swap).to(device), Translator(s.hidden, s.layers, swap).to(device)
+    d_a, d_b = Discriminator(s.hidden, s.layers).to(device), Discriminator(s.hidden, s.layers).to(device)
+    opt_g = adam([*g_ab.parameters(), *g_ba.parameters()], s)
+    opt_d = adam([*d_a.parameters(), *d_b.parameters()], s)
+    x_a, x_b = flatten(a), flatten(b)
+    l1, l2, l3, l4, l5, l6 = s.lambdas
+    # Image cells enough for the most skewed cell of the data, fixed for the run.
+    ranges = image_ranges(torch.cat([a.lattice, b.lattice]))
+
+    def translated_atoms(atoms: torch.Tensor) -> torch.Tensor:
+        return atoms[:, [0, 2, 1]] if swap else atoms
+
+    def step(epoch: int) -> dict[str, torch.Tensor]:
+        rows_a = torch.randperm(len(a), generator=rng)[: s.batch].to(device)
+        rows_b = torch.randperm(len(b), generator=rng)[: s.batch].to(device)
+        xa, xb = x_a[rows_a], x_b[rows_b]
+        atoms_a, atoms_b = a.atoms[rows_a], b.atoms[rows_b]
+        atoms_ab, atoms_ba = translated_atoms(atoms_a), translated_atoms(atoms_b)
+        fake_b = g_ab(xa, feature_mask(atoms_ab))
+        fake_a = g_ba(xb, feature_mask(atoms_ba))
+        rec_a = g_ba(fake_b, feature_mask(atoms_a))
+        rec_b = g_ab(fake_a, feature_mask(atoms_b))
+        for p in (*d_a.parameters(), *d_b.parameters()):
+            p.requires_grad_(False)
+        gan_b, gan_a = _gan(d_b(fake_b), True), _gan(d_a(fake_a), True)
+        rec_loss_a, rec_loss_b = F.mse_loss(rec_a, xa), F.mse_loss(rec_b, xb)
+        loss_g = l1 * gan_b + l2 * rec_loss_a + l3 * gan_a + l4 * rec_loss_b
+        geo1 = geo2 = torch.zeros((), device=device)
+        if s.constraint != "none":
+            fakes = unflatten(torch.cat([fake_b, fake_a]), torch.cat([atoms_ab, atoms_ba]), [])
+            distances, counted = penalised_distances(fakes, ranges)
+            geo1, geo2 = (term.mean() for term in constraint_terms(distances, counted, s.d1, s.d2, s.constraint))
+            loss_g = loss_g + l5 * geo1 + l6 * geo2
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        for p in (*d_a.parameters(), *d_b.parameters()):
+            p.requires_grad_(True)
+        loss_d = (
+            _gan(d_b(xb), True) + _gan(d_b(fake_b.detach()), False) + _gan(d_a(xa), True) + _gan(d_a(fake_a.detach()), False)
+        )
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        return {"G": loss_g.detach(), "D": loss_d.detach(), "gan_b": gan_b.detach(), "gan_a": gan_a.detach(),
+                "rec_a": rec_loss_a.detach(), "rec_b": rec_loss_b.detach(), "geo1": geo1.detach(), "geo2": geo2.detach()}  # fmt: skip
+
+    def finish(losses: pd.DataFrame) -> None:
+        if losses_output is not None:
+            write_csv(losses, losses_output)
+        state = {"settings": dataclasses.asdict(s), "g_ab": g_ab.state_dict(), "g_ba": g_ba.state_dict()}
+        with atomic_path(output) as tmp:
+            torch.save(state, tmp)
+
+    loop = training.LoopSettings(s.epochs, s.log_every, s.checkpoint_every, s.seed, label=f"step {s.step}", unit="epoch")
+    stateful = {"g_ab": g_ab, "g_ba": g_ba, "d_a": d_a, "d_b": d_b, "opt_g": opt_g, "opt_d": opt_d, "rng": rng}
+    return training.run(loop, step, stateful, dataclasses.asdict(s), output, finish, stop_after)
+
+
+def train_noise_gan(s: GANSettings, data: Crystals, output, losses_output=None, stop_after: int | None = None) -> pd.DataFrame | None:
+    """The plain GAN of Table II: noise and an atom mask of the training data -> a crystal; no constraint."""
+    device = training.pick_device()
+    torch.manual_seed(s.seed)
+    rng = torch.Generator().manual_seed(s.seed)
+    data = data.to(device)
+    generator, critic = NoiseGenerator(s.hidden, s.layers, s.latent).to(device), Discriminator(s.hidden, s.layers).to(device)
+    opt_g, opt_d = adam(generator.parameters(), s), adam(critic.parameters(), s)
+    x = flatten(data)
+
+    def step(epoch: int) -> dict[str, torch.Tensor]:
+        rows = torch.randperm(len(data), generator=rng)[: s.batch].to(device)
+        z = torch.randn(len(rows), s.latent, generator=rng).to(device)
+        atoms = data.atoms[rows]
+        fake = generator(z, atoms, feature_mask(atoms))
+        for p in critic.parameters():
+            p.requires_grad_(False)
+        loss_g = _gan(critic(fake), True)
+        opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        opt_g.step()
+        for p in critic.parameters():
+            p.requires_grad_(True)
+        loss_d = _gan(critic(x[rows]), True) + _gan(critic(fake.detach()), False)
+        opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        opt_d.step()
+        return {"G": loss_g.detach(), "D": loss_d.detach()}
+
+    def finish(losses: pd.DataFrame) -> None:
+        if losses_output is not None:
+            write_csv(losses, losses_output)
+        with atomic_path(output) as tmp:
+            torch.save({"settings": dataclasses.asdict(s), "generator": generator.state_dict()}, tmp)
+
+    loop = training.LoopSettings(s.epochs, s.log_every, s.checkpoint_every, s.seed, label="noise GAN", unit="epoch")
+    stateful = {"generator": generator, "critic": critic, "opt_g": opt_g, "opt_d": opt_d, "rng": rng}
+    return training.run(loop, step, stateful, dataclasses.asdict(s), output, finish, stop_after)
+
+
+def load_translators(path: str | Path) -> tuple[Translator, Translator, GANSettings]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    s = GANSettings(**state["settings"])
+    nets = []
+    for name in ("g_ab", "g_ba"):
+        net = Translator(s.hidden, s.layers, swap=s.step == 1)
+        net.load_state_dict(state[name])
+        nets.append(net.eval())
+    return nets[0], nets[1], s
+
+
+def load_noise_generator(path: str | Path) -> tuple[NoiseGenerator, GANSettings]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    s = GANSettings(**state["settings"])
+    net = NoiseGenerator(s.hidden, s.layers, s.latent)
+    net.load_state_dict(state["generator"])
+    return net.eval(), s
+
+
+@torch.no_grad()
+def translate(net: Translator, crystals: Crystals, swap_atoms: bool) -> Crystals:
+    atoms = crystals.atoms[:, [0, 2, 1]] if swap_atoms else crystals.atoms
+    return unflatten(net(flatten(crystals), feature_mask(atoms)), atoms, crystals.names)
+
+
+def feature_transfer(g_ab: Translator, g_ba: Translator, a: Crystals, b: Crystals) -> tuple[Crystals, Crystals]:
+    """AHB_g and BHA_g (sec. III.B.2): each translated crystal's empty metal block takes the other side's.
+
+    Crystal i of AH, translated to BH (H and B blocks), takes the A block of
+    crystal i of BH translated to AH, and the other way round; the i-th PdH and
+    NiH crystals pair as in the authors' code. So AHB_g_i has the H atoms of
+    AH_i, as many A atoms as BH_i has metal atoms and as many B atoms as AH_i
+    has; BHA_g_i has the H atoms of BH_i and the same metal counts.
+    """
+    if len(a) != len(b):
+        raise ValueError(f"feature transfer pairs crystal i of each domain: {len(a)} and {len(b)} crystals")
+    a_to_b = translate(g_ab, a, swap_atoms=True)  # blocks H, -, B
+    b_to_a = translate(g_ba, b, swap_atoms=True)  # blocks H, A, -
+
+    def fill(base: Crystals, donor: Crystals, block: int, suffix: str) -> Crystals:
+        coords, atoms = base.coords.clone(), base.atoms.clone()
+        coords[:, block], atoms[:, block] = donor.coords[:, block], donor.atoms[:, block]
+        names = [f"{x}+{y}{suffix}" for x, y in zip(base.names, donor.names, strict=True)]
+        return Crystals(base.lattice.clone(), coords, atoms, names)
+
+    return fill(a_to_b, b_to_a, 1, ""), fill(b_to_a, a_to_b, 2, "")
