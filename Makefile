@@ -5,6 +5,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
+# Training jobs ask for gpu=1 each. With GPUs, as many run at once as there are GPUs; on a
+# CPU-only machine the token only spaces them out, so allow one per core.
+GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); if [ "$$n" -gt 0 ]; then echo $$n; else nproc; fi)
 INSTALLED := $(VENV)/.installed
 
 .PHONY: run test setup clean-venv
@@ -20,7 +23,7 @@ $(INSTALLED): pyproject.toml
 setup: $(INSTALLED)
 
 run: $(INSTALLED)
-	$(VENV)/bin/snakemake --cores $(CORES)
+	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPU_SLOTS)
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest

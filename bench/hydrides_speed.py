@@ -47,7 +47,7 @@ def main() -> None:
         began = time.perf_counter()
         train_cross_domain(gan_settings(cfg, 1, "none", 0), a, b, Path(tmp) / "step1.pt")
         rows.append({"what": "step 1 epochs", "count": args.epochs, "seconds": time.perf_counter() - began})
-        x, y = feature_transfer(*load_translators(Path(tmp) / "step1.pt")[:2], a, b)
+        x, y = feature_transfer(*load_translators(Path(tmp) / "step1.pt")[:2], a, b, cfg["transfer"])
         began = time.perf_counter()
         train_cross_domain(gan_settings(cfg, 2, "intended", 0), x, y, Path(tmp) / "step2.pt")
         rows.append({"what": "step 2 epochs (constraint)", "count": args.epochs, "seconds": time.perf_counter() - began})

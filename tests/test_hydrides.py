@@ -111,13 +111,21 @@ def test_feature_transfer_counts(hydrides):
     a, b, _ = domains(hydrides, {"domains": list(METALS)})
     torch.manual_seed(0)
     g_ab, g_ba = Translator(8, 1, swap=True).eval(), Translator(8, 1, swap=True).eval()
-    x, y = feature_transfer(g_ab, g_ba, a, b)
+    x, y = feature_transfer(g_ab, g_ba, a, b, "fill")
     ca, cb = a.counts(), b.counts()
     # AHB_g_i: H of AH_i, A atoms as many as BH_i's metal atoms, B atoms as many as AH_i's; BHA_g_i: H of BH_i
     np.testing.assert_array_equal(x.counts(), np.stack([ca[:, 0], cb[:, 2], ca[:, 1]], 1))
     np.testing.assert_array_equal(y.counts(), np.stack([cb[:, 0], cb[:, 2], ca[:, 1]], 1))
     assert (x.counts()[:, 1:] > 0).all()  # every transferred crystal is a ternary
     assert x.names[0] == "PdH-00+NiH-00"
+    # 'alternate': each side keeps its own metal sites, every second one taken by the other metal
+    x, y = feature_transfer(g_ab, g_ba, a, b, "alternate")
+    several = ca[:, 1] > 1
+    np.testing.assert_array_equal(x.counts()[several], np.stack([ca[:, 0], ca[:, 1] // 2, ca[:, 1] - ca[:, 1] // 2], 1)[several])
+    np.testing.assert_array_equal(x.counts()[~several], np.stack([ca[:, 0], cb[:, 2], ca[:, 1]], 1)[~several])
+    assert (x.counts()[:, 1:] > 0).all() and (y.counts()[:, 1:] > 0).all()
+    with pytest.raises(ValueError, match="unknown feature transfer"):
+        feature_transfer(g_ab, g_ba, a, b, "swap")
 
 
 def test_unbuildable_candidates_are_rows_with_their_reason():

@@ -59,15 +59,16 @@ class Relaxer:
         """
         began, done, converged = time.perf_counter(), 0, False
         while done < self.steps and time.perf_counter() - began < self.max_seconds:
+            allowed = min(self.chunk, self.steps - done)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                result = self.optimizer.relax(structure, fmax=self.fmax, steps=min(self.chunk, self.steps - done), relax_cell=relax_cell, verbose=False)
+                result = self.optimizer.relax(structure, fmax=self.fmax, steps=allowed, relax_cell=relax_cell, verbose=False)
             trajectory = result["trajectory"]
             structure = result["final_structure"]
-            done += max(len(trajectory.energies) - 1, 1)
-            forces = np.linalg.norm(np.asarray(trajectory.forces[-1]), axis=-1).max()
             energy = float(trajectory.energies[-1])
-            if forces <= self.fmax:
+            used = len(trajectory.energies) - 1
+            done += max(used, 1)
+            if used < allowed:  # the optimiser stopped by itself: forces (and the cell's stress) below fmax
                 converged = True
                 break
         return {"energy_per_atom": energy / len(structure), "n_steps": done, "converged": converged, "structure": structure}

@@ -67,7 +67,7 @@ def transferred(dataset: pd.DataFrame, cfg: dict, step1_model) -> tuple[Crystals
     """AHB_g and BHA_g from a trained step 1."""
     a, b, metals = domains(dataset, cfg)
     g_ab, g_ba, _ = load_translators(step1_model)
-    x, y = feature_transfer(g_ab, g_ba, a, b)
+    x, y = feature_transfer(g_ab, g_ba, a, b, cfg["transfer"])
     return x, y, metals
 
 

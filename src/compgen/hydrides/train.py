@@ -199,24 +199,46 @@ def translate(net: Translator, crystals: Crystals, swap_atoms: bool) -> Crystals
     return unflatten(net(flatten(crystals), feature_mask(atoms)), atoms, crystals.names)
 
 
-def feature_transfer(g_ab: Translator, g_ba: Translator, a: Crystals, b: Crystals) -> tuple[Crystals, Crystals]:
+TRANSFERS = ("fill", "alternate")
+
+
+def feature_transfer(g_ab: Translator, g_ba: Translator, a: Crystals, b: Crystals, mode: str) -> tuple[Crystals, Crystals]:
     """AHB_g and BHA_g (sec. III.B.2): each translated crystal's empty metal block takes the other side's.
 
-    Crystal i of AH, translated to BH (H and B blocks), takes the A block of
-    crystal i of BH translated to AH, and the other way round; the i-th PdH and
-    NiH crystals pair as in the authors' code. So AHB_g_i has the H atoms of
-    AH_i, as many A atoms as BH_i has metal atoms and as many B atoms as AH_i
-    has; BHA_g_i has the H atoms of BH_i and the same metal counts.
+    The i-th crystals of the two domains pair, as in the authors' code. 'fill'
+    (the paper's procedure): crystal i of AH, translated to BH (H and B
+    blocks), takes the whole A block of crystal i of BH translated to AH, and
+    the other way round. AHB_g_i then has the H atoms of AH_i, as many A atoms
+    as BH_i has metal atoms and as many B atoms as AH_i has; BHA_g_i has the H
+    atoms of BH_i and the same metal counts. Since most pairs share a
+    prototype, the two metal sublattices land on top of each other.
+
+    'alternate' (not in the paper): a translated crystal keeps its own metal
+    sites and every second one of them takes the other metal, placed where
+    the other generator put its metal atom of that row (or on the site itself
+    where it put none): a substitutional ternary with the metal count of its
+    own side. A cell of one metal atom keeps 'fill', or it would stay binary.
     """
     if len(a) != len(b):
         raise ValueError(f"feature transfer pairs crystal i of each domain: {len(a)} and {len(b)} crystals")
+    if mode not in TRANSFERS:
+        raise ValueError(f"unknown feature transfer {mode!r}: one of {TRANSFERS}")
     a_to_b = translate(g_ab, a, swap_atoms=True)  # blocks H, -, B
     b_to_a = translate(g_ba, b, swap_atoms=True)  # blocks H, A, -
 
-    def fill(base: Crystals, donor: Crystals, block: int, suffix: str) -> Crystals:
+    def transfer(base: Crystals, donor: Crystals, own: int, empty: int) -> Crystals:
         coords, atoms = base.coords.clone(), base.atoms.clone()
-        coords[:, block], atoms[:, block] = donor.coords[:, block], donor.atoms[:, block]
-        names = [f"{x}+{y}{suffix}" for x, y in zip(base.names, donor.names, strict=True)]
+        coords[:, empty], atoms[:, empty] = donor.coords[:, empty], donor.atoms[:, empty]
+        if mode == "alternate":
+            odd = torch.arange(atoms.shape[-1], device=atoms.device) % 2 == 1
+            several = (base.atoms[:, own].sum(1) > 1)[:, None]  # a single metal atom cannot be split
+            moved = base.atoms[:, own] & odd & several
+            atoms[:, own] = base.atoms[:, own] & ~moved
+            atoms[:, empty] = torch.where(several, moved, donor.atoms[:, empty])
+            # where the other generator wrote no atom in that row, the other metal takes the site itself
+            placed = torch.where(donor.atoms[:, empty, :, None], donor.coords[:, empty], base.coords[:, own])
+            coords[:, empty] = torch.where(several[..., None], placed, coords[:, empty])
+        names = [f"{x}+{y}" for x, y in zip(base.names, donor.names, strict=True)]
         return Crystals(base.lattice.clone(), coords, atoms, names)
 
-    return fill(a_to_b, b_to_a, 1, ""), fill(b_to_a, a_to_b, 2, "")
+    return transfer(a_to_b, b_to_a, own=2, empty=1), transfer(b_to_a, a_to_b, own=1, empty=2)
