@@ -151,6 +151,8 @@ def test_judge_accepts_a_spaced_ternary_and_says_why_others_fail():
     assert judge(cell, METALS, 1.8, 3.0)["in_range"]  # H-H 2.8, Pd-Ni 1.98 A
     overlapping = Structure(Lattice.cubic(2.8), ["H", "Pd", "Ni"], [[0, 0, 0], [0.1, 0, 0], [0.5, 0, 0.5]])
     assert judge(overlapping, METALS, 1.8, 3.0)["reason"] == "two atoms 0.28 A apart"
+    flat = Structure(Lattice([[5, 0, 0], [0, 5, 0], [0, 0, 0.01]]), ["H", "Pd", "Ni"], [[0, 0, 0], [0.5, 0.5, 0], [0, 0.5, 0]])
+    assert judge(flat, METALS, 1.8, 3.0)["reason"] == "degenerate cell"  # 0.25 A^3 passes the volume test, not the search
     binary = Structure(Lattice.cubic(2.8), ["H", "Pd"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     assert judge(binary, METALS, 1.8, 3.0)["reason"] == "not ternary: H-Pd"
 

@@ -50,6 +50,16 @@ def build(lattice, coords, atoms, metals) -> tuple[Structure | None, str]:
         return None, f"not a structure: {type(err).__name__}: {err}"
 
 
+def searchable(structure: Structure, radius: float, max_images: int = 2000) -> bool:
+    """Whether a neighbour search within `radius` stays small: a cell flat along some axis has millions of images in reach."""
+    lattice = structure.lattice
+    cross = [np.linalg.norm(np.cross(lattice.matrix[(k + 1) % 3], lattice.matrix[(k + 2) % 3])) for k in range(3)]
+    heights = [lattice.volume / c if c > 0 else 0.0 for c in cross]
+    if min(heights) <= 0:
+        return False
+    return float(np.prod([2 * radius / h + 1 for h in heights])) <= max_images
+
+
 def penalised_neighbour_distances(structure: Structure, radius: float) -> np.ndarray:
     """Per site, the nearest same-kind neighbour (H to H, metal to metal) within `radius`; inf when none."""
     hydrogen = np.array([site.specie.symbol == "H" for site in structure])
@@ -72,6 +82,7 @@ def judge(structure: Structure | None, metals: tuple[str, str], d1: float, d2: f
     lengths = structure.lattice.abc
     row["min_distance"] = float(distances.min()) if len(structure) > 1 else float(min(lengths))
     row["valid"] = bool(all(math.isfinite(x) for x in lengths) and structure.volume >= MIN_VOLUME and row["min_distance"] >= MIN_DISTANCE)
+    row["valid"] = row["valid"] and searchable(structure, d2)  # a cell flat enough to defeat the search is no crystal
     first = penalised_neighbour_distances(structure, d2 + 1e-6) if row["valid"] else np.array([np.inf])
     row["in_range"] = bool(row["valid"] and np.all((first >= d1) & (first <= d2)))
     if not row["ternary"]:

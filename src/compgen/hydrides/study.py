@@ -16,6 +16,7 @@ import torch
 from compgen.datasets import structure_columns, structure_from_columns
 from compgen.hydrides.data import Crystals, crystals_from_table, structures
 from compgen.hydrides.evaluate import judge_run, table2
+from compgen.hydrides.geometry import image_ranges
 from compgen.hydrides.train import (
     GANSettings,
     feature_transfer,
@@ -74,8 +75,11 @@ def transferred(dataset: pd.DataFrame, cfg: dict, step1_model) -> tuple[Crystals
 def step2_job(dataset: pd.DataFrame, cfg: dict, variant: str, seed: int, step1_model, output, losses, threads: int) -> None:
     use_threads(threads)
     x, y, _ = transferred(dataset, cfg, step1_model)
-    log.info("step 2 (%s): %d AHB_g <-> %d BHA_g crystals; atoms per block of the first: %s", variant, len(x), len(y), x.counts()[0].tolist())
-    train_cross_domain(gan_settings(cfg, 2, HYDRIDES_STEP2[variant], seed), x, y, output, losses)
+    a, b, _ = domains(dataset, cfg)
+    ranges = image_ranges(torch.cat([a.lattice, b.lattice]))  # the most skewed real cell
+    first = x.counts()[0].tolist()
+    log.info("step 2 (%s): %d AHB_g <-> %d BHA_g crystals; atoms per block of the first: %s; image cells %s", variant, len(x), len(y), first, ranges)
+    train_cross_domain(gan_settings(cfg, 2, HYDRIDES_STEP2[variant], seed), x, y, output, losses, ranges=ranges)
 
 
 def noise_gan_job(dataset: pd.DataFrame, cfg: dict, seed: int, step1_model, output, losses, threads: int) -> None:
@@ -143,11 +147,11 @@ def candidates_job(dataset: pd.DataFrame, cfg: dict, models: dict, outputs) -> N
 
 def first_neighbour_table(built: list, label: str, seed: int, cfg: dict) -> pd.DataFrame:
     """Penalised first-neighbour distances of every buildable structure, for the histograms."""
-    from compgen.hydrides.evaluate import penalised_neighbour_distances
+    from compgen.hydrides.evaluate import penalised_neighbour_distances, searchable
 
     rows = []
     for i, structure in enumerate(built):
-        if structure is None or len(structure) > 200:
+        if structure is None or not searchable(structure, 6.0):
             continue
         d = penalised_neighbour_distances(structure, 6.0)
         kinds = ["H-H" if site.specie.symbol == "H" else "M-M" for site in structure]

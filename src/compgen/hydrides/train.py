@@ -68,8 +68,15 @@ def _gan(logits: torch.Tensor, real: bool) -> torch.Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
 
-def train_cross_domain(s: GANSettings, a: Crystals, b: Crystals, output, losses_output=None, stop_after: int | None = None) -> pd.DataFrame | None:
-    """Train G_ab, G_ba, D_a, D_b on domains a and b; write the translators to `output`."""
+def train_cross_domain(
+    s: GANSettings, a: Crystals, b: Crystals, output, losses_output=None, stop_after: int | None = None, ranges: list[int] | None = None
+) -> pd.DataFrame | None:
+    """Train G_ab, G_ba, D_a, D_b on domains a and b; write the translators to `output`.
+
+    `ranges`: the image cells the constraint searches, by default enough for
+    every cell of a and b; step 2 passes those of the real binary crystals,
+    since a step-1 translation may skew a cell and slow every epoch fivefold.
+    """
     device = training.pick_device()
     torch.manual_seed(s.seed)
     rng = torch.Generator().manual_seed(s.seed)
@@ -82,7 +89,7 @@ def train_cross_domain(s: GANSettings, a: Crystals, b: Crystals, output, losses_
     x_a, x_b = flatten(a), flatten(b)
     l1, l2, l3, l4, l5, l6 = s.lambdas
     # Image cells enough for the most skewed cell of the data, fixed for the run.
-    ranges = image_ranges(torch.cat([a.lattice, b.lattice]))
+    ranges = ranges or image_ranges(torch.cat([a.lattice, b.lattice]))
 
     def translated_atoms(atoms: torch.Tensor) -> torch.Tensor:
         return atoms[:, [0, 2, 1]] if swap else atoms
