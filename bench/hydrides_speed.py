@@ -21,6 +21,7 @@ import torch
 
 from compgen.config import defaults
 from compgen.datasets import build_hydrides, structure_from_columns
+from compgen.hydrides.geometry import image_ranges
 from compgen.hydrides.relax import Relaxer
 from compgen.hydrides.study import domains, gan_settings
 from compgen.hydrides.train import feature_transfer, load_translators, train_cross_domain
@@ -49,7 +50,8 @@ def main() -> None:
         rows.append({"what": "step 1 epochs", "count": args.epochs, "seconds": time.perf_counter() - began})
         x, y = feature_transfer(*load_translators(Path(tmp) / "step1.pt")[:2], a, b, cfg["transfer"])
         began = time.perf_counter()
-        train_cross_domain(gan_settings(cfg, 2, "intended", 0), x, y, Path(tmp) / "step2.pt")
+        ranges = image_ranges(torch.cat([a.lattice, b.lattice]))  # as step2_job: the real cells' image range
+        train_cross_domain(gan_settings(cfg, 2, "intended", 0), x, y, Path(tmp) / "step2.pt", ranges=ranges)
         rows.append({"what": "step 2 epochs (constraint)", "count": args.epochs, "seconds": time.perf_counter() - began})
     relaxer = Relaxer(cfg["relax"]["model"], cfg["relax"]["fmax"], cfg["relax"]["steps"], cfg["relax"]["max_seconds"])
     named = {row["identifier"]: structure_from_columns(row) for _, row in dataset.head(args.relaxations).iterrows()}

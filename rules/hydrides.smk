@@ -116,7 +116,8 @@ rule hydrides_relax_known:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        # measured 6 GB at peak: the high-pressure PdH6 cell grows under CHGNet
+        mem_mb=8000,
         runtime=hydrides_relax_minutes(75),
     params:
         cfg=HYDRIDES,
