@@ -42,6 +42,14 @@ class Crystals:
         rows = list(rows)
         return Crystals(self.lattice[rows], self.coords[rows], self.atoms[rows], [self.names[i] for i in rows])
 
+    @classmethod
+    def concat(cls, *batches: Crystals) -> Crystals:
+        """One batch of several, in order."""
+        return cls(
+            torch.cat([c.lattice for c in batches]), torch.cat([c.coords for c in batches]), torch.cat([c.atoms for c in batches]),
+            [name for c in batches for name in c.names],
+        )
+
     def counts(self) -> np.ndarray:
         """Atoms per block: n x 3 (H, A, B)."""
         return self.atoms.sum(-1).cpu().numpy()

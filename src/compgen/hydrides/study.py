@@ -14,9 +14,10 @@ import pandas as pd
 import torch
 
 from compgen.datasets import structure_columns, structure_from_columns
-from compgen.hydrides.data import Crystals, crystals_from_table, structures
+from compgen.hydrides.data import Crystals, crystals_from_table, structures, unflatten
 from compgen.hydrides.evaluate import judge_run, table2
 from compgen.hydrides.geometry import image_ranges
+from compgen.hydrides.models import feature_mask
 from compgen.hydrides.train import (
     GANSettings,
     feature_transfer,
@@ -86,27 +87,23 @@ def noise_gan_job(dataset: pd.DataFrame, cfg: dict, seed: int, step1_model, outp
     """The plain GAN learns the same ternaries step 2 learns from, from noise and their atom masks."""
     use_threads(threads)
     x, y, _ = transferred(dataset, cfg, step1_model)
-    both = Crystals(torch.cat([x.lattice, y.lattice]), torch.cat([x.coords, y.coords]), torch.cat([x.atoms, y.atoms]), x.names + y.names)
-    train_noise_gan(gan_settings(cfg, 0, "none", seed), both, output, losses)
+    train_noise_gan(gan_settings(cfg, 0, "none", seed), Crystals.concat(x, y), output, losses)
 
 
 def candidates_of(generator: str, seed: int, dataset: pd.DataFrame, cfg: dict, models: dict) -> Crystals:
     """The 70 candidates of one generator and seed: one per step-2 input, in the same order for all four."""
     x, y, _ = transferred(dataset, cfg, models[("step1", seed)])
     if generator == "discogan":  # step 1 alone: its feature-transferred crystals
-        return Crystals(torch.cat([x.lattice, y.lattice]), torch.cat([x.coords, y.coords]), torch.cat([x.atoms, y.atoms]), x.names + y.names)
+        return Crystals.concat(x, y)
     if generator == "noise_gan":
         net, s = load_noise_generator(models[(generator, seed)])
-        from compgen.hydrides.data import unflatten
-        from compgen.hydrides.models import feature_mask
-
         atoms = torch.cat([x.atoms, y.atoms])
         z = torch.randn(len(atoms), s.latent, generator=torch.Generator().manual_seed(s.seed))
         with torch.no_grad():
             return unflatten(net(z, atoms, feature_mask(atoms)), atoms, [f"noise {n}" for n in x.names + y.names])
     g_ab, g_ba, _ = load_translators(models[(generator, seed)])
     ab, ba = translate(g_ab, x, swap_atoms=False), translate(g_ba, y, swap_atoms=False)
-    return Crystals(torch.cat([ab.lattice, ba.lattice]), torch.cat([ab.coords, ba.coords]), torch.cat([ab.atoms, ba.atoms]), ab.names + ba.names)
+    return Crystals.concat(ab, ba)
 
 
 def candidates_job(dataset: pd.DataFrame, cfg: dict, models: dict, outputs) -> None:
