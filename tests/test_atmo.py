@@ -208,6 +208,7 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     sweep = pd.read_csv(study / "figures" / "fraction_sweep.csv")
     assert sorted(zip(sweep["paired_fraction"], sweep["unpaired"], strict=True)) == [(0.0, "with"), (0.5, "with"), (0.5, "without")]
     assert (sweep["n"] == 50).all()
+    assert "classifier search 3/3 fractions / random_forest" in (work / "logs" / "atmo" / "dimension.log").read_text()
     accuracy = pd.read_csv(work / "results" / "atmo" / "dimension" / "cv_accuracy.csv").set_index("model")
     assert accuracy.loc["majority_class", "accuracy_mean"] == pytest.approx(1393 / 3724)
     shares = pd.read_csv(study / "tandem" / "dimension_shares.csv")

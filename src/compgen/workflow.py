@@ -42,3 +42,23 @@ def failure_line(error: BaseException) -> str:
     """One line naming the kind of failure and its message."""
     message = " ".join(str(error).split()) or "(no message)"
     return f"{type(error).__name__}: {message}"
+
+
+class Progress:
+    """A log line with count, rate and ETA for a job's long loop of known length."""
+
+    def __init__(self, what: str, total: int, unit: str = "step"):
+        import time
+
+        self.what, self.total, self.unit, self.done = what, total, unit, 0
+        self._clock = time.perf_counter
+        self._began = self._clock()
+        self._log = logging.getLogger("compgen.progress")
+
+    def advance(self, note: str = "") -> None:
+        from datetime import timedelta
+
+        self.done += 1
+        rate = self.done / max(self._clock() - self._began, 1e-9)
+        eta = timedelta(seconds=round((self.total - self.done) / rate))
+        self._log.info("%s %d/%d %s  (%.2f %ss/s, ETA %s)", self.what, self.done, self.total, note, rate, self.unit, eta)

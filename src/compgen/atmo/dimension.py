@@ -26,6 +26,7 @@ from skopt import BayesSearchCV
 from skopt.space import Categorical, Integer, Real
 
 from compgen.atmo.data import composition_matrix, element_order
+from compgen.workflow import Progress
 
 log = logging.getLogger(__name__)
 
@@ -83,12 +84,14 @@ def cross_validated_accuracy(features: dict[str, np.ndarray], y: np.ndarray, n_i
     majority = np.bincount(y).max() / len(y)
     rows = [{"features": "-", "model": "majority_class", "accuracy_mean": majority, "accuracy_std": 0.0, "params": ""}]
     tuned = {}
+    # BayesSearchCV says nothing for minutes: one line per evaluated setting, with rate and ETA.
+    progress = Progress("classifier search", len(features) * len(classifiers(seed)) * n_iter, unit="evaluation")
     for feature_name, X in features.items():
         for model_name, (estimator, space) in classifiers(seed).items():
             search = BayesSearchCV(clone(estimator), space, n_iter=n_iter, cv=tune_cv, random_state=seed, n_jobs=threads)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                search.fit(X, y)
+                search.fit(X, y, callback=lambda result, f=feature_name, m=model_name: progress.advance(f"{f} / {m}"))
                 scores = cross_val_score(search.best_estimator_, X, y, cv=score_cv, n_jobs=threads)
             params = dict(search.best_params_)
             log.info("%s / %s: accuracy %.3f +- %.3f with %s", feature_name, model_name, scores.mean(), scores.std(), params)
