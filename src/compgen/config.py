@@ -19,7 +19,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schemas" / "config.schema.yaml"
 RESOURCES = ROOT / "resources"
-STUDIES = ("atmo", "elpasolite", "hydrides")
 
 
 class ConfigError(ValueError):

@@ -48,7 +48,6 @@ class Key:
         parts = re.split(r"{(\w+)}", template)
         regex = "".join(re.escape(p) if i % 2 == 0 else f"({fields[p]})" for i, p in enumerate(parts))
         self.regex = re.compile(regex)
-        self.names = names
 
     def format(self, **values) -> str:
         key = self.template.format(**values)

@@ -65,18 +65,16 @@ def step1_job(dataset: pd.DataFrame, cfg: dict, seed: int, output, losses, threa
     train_cross_domain(gan_settings(cfg, 1, "none", seed), a, b, output, losses)
 
 
-def transferred(dataset: pd.DataFrame, cfg: dict, step1_model) -> tuple[Crystals, Crystals, tuple[str, str]]:
-    """AHB_g and BHA_g from a trained step 1."""
-    a, b, metals = domains(dataset, cfg)
+def transferred(a: Crystals, b: Crystals, cfg: dict, step1_model) -> tuple[Crystals, Crystals]:
+    """AHB_g and BHA_g of the binary domains a and b from a trained step 1."""
     g_ab, g_ba, _ = load_translators(step1_model)
-    x, y = feature_transfer(g_ab, g_ba, a, b, cfg["transfer"])
-    return x, y, metals
+    return feature_transfer(g_ab, g_ba, a, b, cfg["transfer"])
 
 
 def step2_job(dataset: pd.DataFrame, cfg: dict, variant: str, seed: int, step1_model, output, losses, threads: int) -> None:
     use_threads(threads)
-    x, y, _ = transferred(dataset, cfg, step1_model)
     a, b, _ = domains(dataset, cfg)
+    x, y = transferred(a, b, cfg, step1_model)
     ranges = image_ranges(torch.cat([a.lattice, b.lattice]))  # the most skewed real cell
     first = x.counts()[0].tolist()
     log.info("step 2 (%s): %d AHB_g <-> %d BHA_g crystals; atoms per block of the first: %s; image cells %s", variant, len(x), len(y), first, ranges)
@@ -86,13 +84,13 @@ def step2_job(dataset: pd.DataFrame, cfg: dict, variant: str, seed: int, step1_m
 def noise_gan_job(dataset: pd.DataFrame, cfg: dict, seed: int, step1_model, output, losses, threads: int) -> None:
     """The plain GAN learns the same ternaries step 2 learns from, from noise and their atom masks."""
     use_threads(threads)
-    x, y, _ = transferred(dataset, cfg, step1_model)
+    a, b, _ = domains(dataset, cfg)
+    x, y = transferred(a, b, cfg, step1_model)
     train_noise_gan(gan_settings(cfg, 0, "none", seed), Crystals.concat(x, y), output, losses)
 
 
-def candidates_of(generator: str, seed: int, dataset: pd.DataFrame, cfg: dict, models: dict) -> Crystals:
-    """The 70 candidates of one generator and seed: one per step-2 input, in the same order for all four."""
-    x, y, _ = transferred(dataset, cfg, models[("step1", seed)])
+def candidates_of(generator: str, seed: int, x: Crystals, y: Crystals, models: dict) -> Crystals:
+    """The 70 candidates of one generator and seed from that seed's step-2 inputs: one per input, in the same order for all four."""
     if generator == "discogan":  # step 1 alone: its feature-transferred crystals
         return Crystals.concat(x, y)
     if generator == "noise_gan":
@@ -115,9 +113,10 @@ def candidates_job(dataset: pd.DataFrame, cfg: dict, models: dict, outputs) -> N
     tables, distances = [], []
     structure_dir = Path(outputs["structures"])
     structure_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {seed: transferred(a, b, cfg, models[("step1", seed)]) for seed in cfg["seeds"]}  # once per seed, for every generator
     for generator in cfg["generators"]:
         for seed in cfg["seeds"]:
-            crystals = candidates_of(generator, seed, dataset, cfg, models)
+            crystals = candidates_of(generator, seed, *inputs[seed], models)
             table, built = judge_run(crystals, metals, training, cfg["d1"], cfg["d2"])
             table.insert(0, "seed", seed)
             table.insert(0, "generator", generator)
