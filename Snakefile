@@ -14,6 +14,7 @@ include: "rules/data.smk"
 include: "rules/atmo.smk"
 include: "rules/elpasolite.smk"
 include: "rules/hydrides.smk"
+include: "rules/latent.smk"
 
 
 rule all:
@@ -23,3 +24,4 @@ rule all:
         rules.atmo.input,
         rules.elpasolite.input,
         rules.hydrides.input,
+        rules.latent.input,

@@ -20,6 +20,8 @@ from compgen.registry import (  # noqa: E402
     DATASETS,
     ELPASOLITE_SAMPLES,
     HYDRIDES_MODEL,
+    LATENT_PROPERTY,
+    LATENT_SEARCH,
     WILDCARDS,
     agent_name,
     hydrides_models,
@@ -269,3 +271,71 @@ def hydrides_train_minutes():
 
 def hydrides_relax_minutes(n_structures):
     return runtime_minutes(n_structures, HYDRIDES_SECONDS_PER_RELAXATION)
+
+
+# --- latent --------------------------------------------------------------------
+
+LATENT = config["latent"]
+LATENT_DIR = "results/latent"
+LATENT_DATASETS = {
+    name: f"results/datasets/{name}.parquet"
+    for name in ("mp_e_form", "mp_gap", "perovskites")
+}
+# Two CPU threads (bench/latent_speed.py): an XRD VAE epoch over 6,058 patterns
+# takes about 45 s, a composition VAE epoch over 85,600 formulas about 2.5 s,
+# a GP proposal in the 88-D latent box up to 2 s at 50 points.
+LATENT_SECONDS_PER_EPOCH = {"composition": 2.5, "xrd": 45}
+LATENT_SECONDS_PER_EVALUATION = {
+    "gp": 2.0,
+    "tpe": 0.2,
+    "random_box": 0.01,
+    "random_choice": 0.01,
+}
+
+
+def latent_vae_inputs(wildcards):
+    if wildcards.vae == "composition":
+        return {name: LATENT_DATASETS[name] for name in ("mp_e_form", "mp_gap")}
+    return {"xrd": f"{LATENT_DIR}/xrd.parquet"}
+
+
+def latent_vae_minutes(wildcards):
+    return runtime_minutes(
+        LATENT[f"{wildcards.vae}_vae"]["epochs"],
+        LATENT_SECONDS_PER_EPOCH[wildcards.vae],
+    )
+
+
+def latent_search_budget():
+    search = LATENT["search"]
+    return search["budgets"][search["budget"]]
+
+
+def latent_search_minutes(wildcards):
+    budget = latent_search_budget()
+    # a GP proposal grows with the points it has seen: count the last one's cost for all
+    scale = budget["evaluations"] / 50
+    per = LATENT_SECONDS_PER_EVALUATION[wildcards.strategy] * scale**2
+    return runtime_minutes(budget["evaluations"] * budget["seeds"], per)
+
+
+def latent_property_files(kind):
+    """{key: path} of every property model's fold scores or predictions."""
+    suffix = {"folds": "_folds.csv", "predictions": ".parquet"}[kind]
+    return {
+        LATENT_PROPERTY.format(task=task, features=features): (
+            f"{LATENT_DIR}/properties/{task}_{features}{suffix}"
+        )
+        for task in LATENT["properties"]["tasks"]
+        for features in LATENT["properties"]["features"]
+    }
+
+
+def latent_search_files(wildcards):
+    return {
+        LATENT_SEARCH.format(search_target=t["name"], strategy=s): (
+            f"{LATENT_DIR}/search/{t['name']}_{s}.parquet"
+        )
+        for t in LATENT["search"]["targets"]
+        for s in LATENT["search"]["strategies"]
+    }

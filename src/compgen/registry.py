@@ -127,8 +127,20 @@ def hydrides_models(generator: str) -> list[str]:
     return ["step1"] + ([] if generator == "discogan" else [generator])
 
 
+LATENT_VAES = ("composition", "xrd")
+LATENT_TASKS = ("mp_formation_energy", "mp_metal", "perovskite_heat", "perovskite_gap")  # compgen.latent.properties.TASKS
+LATENT_FEATURES = ("latent", "magpie")
+LATENT_STRATEGIES = ("tpe", "gp", "random_box", "random_choice")
+LATENT_TEST_FUNCTIONS = ("branin", "six_hump_camel", "rastrigin")
+LATENT_PROPERTY = Key("{task}_{features}", task="|".join(LATENT_TASKS), features="|".join(LATENT_FEATURES))
+LATENT_SEARCH = Key("{search_target}_{strategy}", search_target=r"[a-z][a-z0-9_]*", strategy="|".join(LATENT_STRATEGIES))
+
 # Patterns of the workflow's wildcards, shared by every rule file.
 WILDCARDS = {
+    "vae": "|".join(LATENT_VAES),
+    **LATENT_PROPERTY.fields,
+    **LATENT_SEARCH.fields,
+    "function": "|".join(LATENT_TEST_FUNCTIONS),
     **HYDRIDES_MODEL.fields,
     "variant": "|".join(HYDRIDES_STEP2),
     **ATMO_MODEL.fields,

@@ -56,9 +56,12 @@ class Progress:
         self._log = logging.getLogger("compgen.progress")
 
     def advance(self, note: str = "") -> None:
+        self.advance_by(1, note)
+
+    def advance_by(self, count: int, note: str = "") -> None:
         from datetime import timedelta
 
-        self.done += 1
+        self.done += count
         rate = self.done / max(self._clock() - self._began, 1e-9)
         eta = timedelta(seconds=round((self.total - self.done) / rate))
         self._log.info("%s %d/%d %s  (%.2f %ss/s, ETA %s)", self.what, self.done, self.total, note, rate, self.unit, eta)

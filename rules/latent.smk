@@ -1,0 +1,233 @@
+# The latent study (Korolev et al., SI): composition and XRD VAEs, property models on
+# the joint latent space, and a race of search strategies answered by real perovskites.
+
+LATENT_LOGS = "logs/latent"
+
+
+rule latent_xrd:
+    input:
+        LATENT_DATASETS["perovskites"],
+    output:
+        f"{LATENT_DIR}/xrd.parquet",
+    log:
+        f"{LATENT_LOGS}/xrd.log",
+    benchmark:
+        "benchmarks/latent/xrd.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_xrd.py"
+
+
+rule latent_vae:
+    input:
+        unpack(latent_vae_inputs),
+    output:
+        model=f"{LATENT_DIR}/models/{{vae}}_vae.pt",
+        losses=f"{LATENT_DIR}/models/{{vae}}_vae_losses.csv",
+        reconstruction=f"{LATENT_DIR}/{{vae}}_reconstruction.csv",
+    log:
+        f"{LATENT_LOGS}/{{vae}}_vae.log",
+    benchmark:
+        "benchmarks/latent/{vae}_vae.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=6000,
+        runtime=latent_vae_minutes,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_vae.py"
+
+
+rule latent_encode:
+    input:
+        **LATENT_DATASETS,
+        xrd=f"{LATENT_DIR}/xrd.parquet",
+        composition_vae=f"{LATENT_DIR}/models/composition_vae.pt",
+        xrd_vae=f"{LATENT_DIR}/models/xrd_vae.pt",
+    output:
+        mp=f"{LATENT_DIR}/mp_latents.parquet",
+        perovskites=f"{LATENT_DIR}/perovskite_latents.parquet",
+    log:
+        f"{LATENT_LOGS}/encode.log",
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_encode.py"
+
+
+rule latent_property:
+    input:
+        **LATENT_DATASETS,
+        mp_latents=f"{LATENT_DIR}/mp_latents.parquet",
+        perovskite_latents=f"{LATENT_DIR}/perovskite_latents.parquet",
+    output:
+        predictions=f"{LATENT_DIR}/properties/{{task}}_{{features}}.parquet",
+        folds=f"{LATENT_DIR}/properties/{{task}}_{{features}}_folds.csv",
+    log:
+        f"{LATENT_LOGS}/properties/{{task}}_{{features}}.log",
+    benchmark:
+        "benchmarks/latent/properties/{task}_{features}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        runtime=30,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_property.py"
+
+
+rule latent_properties:
+    input:
+        unpack(lambda wildcards: latent_property_files("folds")),
+        unpack(
+            lambda wildcards: {
+                f"predictions_{key}": path
+                for key, path in latent_property_files("predictions").items()
+            }
+        ),
+    output:
+        table=f"{LATENT_DIR}/property_models.csv",
+        parity_png=f"{LATENT_DIR}/figures/parity.png",
+        parity_csv=f"{LATENT_DIR}/figures/parity.csv",
+        roc_png=f"{LATENT_DIR}/figures/roc.png",
+        roc_csv=f"{LATENT_DIR}/figures/roc.csv",
+    log:
+        f"{LATENT_LOGS}/properties.log",
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    script:
+        "../scripts/latent_properties.py"
+
+
+rule latent_search:
+    input:
+        f"{LATENT_DIR}/perovskite_latents.parquet",
+    output:
+        f"{LATENT_DIR}/search/{{search_target}}_{{strategy}}.parquet",
+    log:
+        f"{LATENT_LOGS}/search/{{search_target}}_{{strategy}}.log",
+    benchmark:
+        "benchmarks/latent/search/{search_target}_{strategy}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=latent_search_minutes,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_search.py"
+
+
+rule latent_test_function:
+    output:
+        f"{LATENT_DIR}/test_functions/{{function}}.parquet",
+    log:
+        f"{LATENT_LOGS}/test_functions/{{function}}.log",
+    benchmark:
+        "benchmarks/latent/test_functions/{function}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_test_function.py"
+
+
+rule latent_search_summary:
+    input:
+        unpack(latent_search_files),
+        perovskites=f"{LATENT_DIR}/perovskite_latents.parquet",
+        test_functions=expand(
+            f"{LATENT_DIR}/test_functions/{{function}}.parquet",
+            function=LATENT["search"]["test_functions"]["functions"],
+        ),
+    output:
+        summary=f"{LATENT_DIR}/search_summary.csv",
+        evaluations=f"{LATENT_DIR}/search_evaluations.csv",
+        curves_png=f"{LATENT_DIR}/figures/best_so_far.png",
+        curves_csv=f"{LATENT_DIR}/figures/best_so_far.csv",
+        test_functions_png=f"{LATENT_DIR}/figures/test_functions.png",
+        test_functions_csv=f"{LATENT_DIR}/figures/test_functions.csv",
+        seconds_png=f"{LATENT_DIR}/figures/seconds_per_iteration.png",
+        seconds_csv=f"{LATENT_DIR}/figures/seconds_per_iteration.csv",
+    log:
+        f"{LATENT_LOGS}/search_summary.log",
+    conda:
+        "../envs/torch.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_search_summary.py"
+
+
+rule latent_figures:
+    input:
+        xrd=f"{LATENT_DIR}/xrd.parquet",
+        mp_latents=f"{LATENT_DIR}/mp_latents.parquet",
+        perovskite_latents=f"{LATENT_DIR}/perovskite_latents.parquet",
+        composition_vae=f"{LATENT_DIR}/models/composition_vae.pt",
+        xrd_vae=f"{LATENT_DIR}/models/xrd_vae.pt",
+        composition_losses=f"{LATENT_DIR}/models/composition_vae_losses.csv",
+        xrd_losses=f"{LATENT_DIR}/models/xrd_vae_losses.csv",
+    output:
+        composition_png=f"{LATENT_DIR}/figures/composition_tsne.png",
+        composition_csv=f"{LATENT_DIR}/figures/composition_tsne.csv",
+        xrd_png=f"{LATENT_DIR}/figures/xrd_tsne.png",
+        xrd_csv=f"{LATENT_DIR}/figures/xrd_tsne.csv",
+        xrd_examples_png=f"{LATENT_DIR}/figures/xrd_reconstructions.png",
+        xrd_examples_csv=f"{LATENT_DIR}/figures/xrd_reconstructions.csv",
+        composition_examples_png=f"{LATENT_DIR}/figures/composition_reconstructions.png",
+        composition_examples_csv=f"{LATENT_DIR}/figures/composition_reconstructions.csv",
+        losses_png=f"{LATENT_DIR}/figures/vae_losses.png",
+        losses_csv=f"{LATENT_DIR}/figures/vae_losses.csv",
+    log:
+        f"{LATENT_LOGS}/figures.log",
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=15,
+    params:
+        cfg=LATENT,
+    script:
+        "../scripts/latent_figures.py"
+
+
+rule latent:
+    input:
+        expand(f"{LATENT_DIR}/{{vae}}_reconstruction.csv", vae=["composition", "xrd"]),
+        f"{LATENT_DIR}/property_models.csv",
+        f"{LATENT_DIR}/search_summary.csv",
+        f"{LATENT_DIR}/figures/vae_losses.png",

@@ -1,0 +1,7 @@
+from compgen.latent.study import figures_job
+from compgen.training import use_threads
+from compgen.workflow import job_logging
+
+with job_logging(snakemake.log[0]):
+    use_threads(snakemake.threads)
+    figures_job(dict(snakemake.input.items()), snakemake.params.cfg, snakemake.output)

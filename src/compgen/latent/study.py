@@ -1,0 +1,314 @@
+"""The jobs of the latent study: read inputs, call the library, write outputs."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from compgen.io import read_table, write_csv, write_table
+from compgen.latent import plots
+from compgen.latent.data import composition_split, fraction_matrix, material_split
+from compgen.latent.evaluate import composition_reconstruction, race_summary, xrd_reconstruction
+from compgen.latent.properties import TASKS, cross_validate, group_folds, magpie_features
+from compgen.latent.search import TEST_FUNCTIONS, SearchSettings, minimise, race
+from compgen.latent.train import VAESettings, encode, load_vae, reconstruct, train_vae
+from compgen.latent.xrd import XRDSettings, patterns
+from compgen.training import use_threads
+
+log = logging.getLogger(__name__)
+
+XRD_SCHEMA = pa.schema(
+    [
+        pa.field("material_id", pa.int64(), nullable=False),
+        pa.field("crystal_system", pa.string(), nullable=False),
+        pa.field("spacegroup", pa.int16(), nullable=False),
+        pa.field("pattern", pa.list_(pa.float32()), nullable=False),
+    ]
+)
+
+
+def read_dataset(path, name: str, cfg: dict) -> pd.DataFrame:
+    """A dataset of the study; a seeded subsample of its rows when `latent.subsample.<name>` is set (quick trial runs)."""
+    table = read_table(path)
+    limit = cfg["subsample"].get(name)
+    if limit is not None and limit < len(table):
+        log.info("%s: a subsample of %d of %d rows (latent.subsample)", name, limit, len(table))
+        table = table.sample(n=limit, random_state=cfg["split_seed"]).sort_index().reset_index(drop=True)
+    return table
+
+
+def _vectors(column: pd.Series) -> np.ndarray:
+    return np.stack(column.to_numpy()).astype(np.float32)
+
+
+def xrd_job(perovskites_path, cfg: dict, output, threads: int) -> None:
+    perovskites = read_dataset(perovskites_path, "perovskites", cfg)
+    table = patterns(perovskites, XRDSettings(**cfg["xrd"]), workers=threads)
+    log.info("crystal systems: %s", table["crystal_system"].value_counts().to_dict())
+    write_table(table, output, XRD_SCHEMA)
+
+
+# --- the two VAEs ------------------------------------------------------------------
+
+
+def mp_formulas(inputs: dict, cfg: dict) -> pd.DataFrame:
+    """Every distinct formula of the two Materials Project tables and whether the composition VAE holds it out."""
+    e_form, gap = read_dataset(inputs["mp_e_form"], "mp_e_form", cfg), read_dataset(inputs["mp_gap"], "mp_gap", cfg)
+    return composition_split(e_form, gap, cfg["composition_holdout"], cfg["split_seed"])
+
+
+def vae_data(vae: str, inputs: dict, cfg: dict) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(vectors, held-out mask, identifying table) of the VAE's structures, split as the config says."""
+    if vae == "composition":
+        split = mp_formulas(inputs, cfg)
+        return fraction_matrix(split["formula"]), split["holdout"].to_numpy(), split
+    xrd = read_table(inputs["xrd"])
+    holdout = material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
+    return _vectors(xrd["pattern"]), holdout, xrd.drop(columns="pattern").assign(holdout=holdout)
+
+
+def vae_settings(vae: str, cfg: dict) -> VAESettings:
+    return VAESettings.from_config(vae, cfg[f"{vae}_vae"], log_every=cfg[f"{vae}_vae"]["log_every"])
+
+
+def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after: int | None = None) -> None:
+    """Train one VAE and score its reconstruction of the held-out structures."""
+    use_threads(threads)
+    x, holdout, _ = vae_data(vae, inputs, cfg)
+    log.info("%s VAE: %d structures for training, %d held out", vae, (~holdout).sum(), holdout.sum())
+    if train_vae(vae_settings(vae, cfg), x[~holdout], x[holdout], outputs.model, outputs.losses, stop_after) is None:
+        return
+    model = load_vae(outputs.model)
+    decoded = reconstruct(model, x[holdout])
+    if vae == "composition":
+        scores = composition_reconstruction(x[holdout], decoded, cfg["composition_vae"]["decode_threshold"])
+    else:
+        scores = xrd_reconstruction(x[holdout], decoded)
+    log.info("held-out reconstruction: %s", scores)
+    write_csv(pd.DataFrame([{"vae": vae, **scores}]), outputs.reconstruction)
+
+
+# --- latents -------------------------------------------------------------------------
+
+
+def encode_job(inputs: dict, cfg: dict, outputs) -> None:
+    """Composition latents of every MP formula; composition + XRD latents of every perovskite."""
+    composition_vae, xrd_vae = load_vae(inputs["composition_vae"]), load_vae(inputs["xrd_vae"])
+    split = mp_formulas(inputs, cfg)
+    z = encode(composition_vae, fraction_matrix(split["formula"]))
+    write_table(split.assign(z=list(z)), outputs.mp, MP_LATENT_SCHEMA)
+    perovskites = read_dataset(inputs["perovskites"], "perovskites", cfg)
+    xrd = read_table(inputs["xrd"]).set_index("material_id").loc[perovskites["material_id"]].reset_index()
+    z_composition = encode(composition_vae, fraction_matrix(perovskites["formula"]))
+    z_xrd = encode(xrd_vae, _vectors(xrd["pattern"]))
+    holdout = material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
+    table = pd.DataFrame(
+        {"material_id": perovskites["material_id"], "formula": perovskites["formula"], "heat_ref": perovskites["heat_ref"],
+         "ind_gap": perovskites["ind_gap"], "crystal_system": xrd["crystal_system"], "xrd_holdout": holdout,
+         "z_composition": list(z_composition), "z_xrd": list(z_xrd)}  # fmt: skip
+    )
+    write_table(table, outputs.perovskites, PEROVSKITE_LATENT_SCHEMA)
+
+
+MP_LATENT_SCHEMA = pa.schema(
+    [pa.field("formula", pa.string(), nullable=False), pa.field("holdout", pa.bool_(), nullable=False), pa.field("z", pa.list_(pa.float32()), nullable=False)]
+)
+PEROVSKITE_LATENT_SCHEMA = pa.schema(
+    [
+        pa.field("material_id", pa.int64(), nullable=False),
+        pa.field("formula", pa.string(), nullable=False),
+        pa.field("heat_ref", pa.float64(), nullable=False),
+        pa.field("ind_gap", pa.float64(), nullable=False),
+        pa.field("crystal_system", pa.string(), nullable=False),
+        pa.field("xrd_holdout", pa.bool_(), nullable=False),
+        pa.field("z_composition", pa.list_(pa.float32()), nullable=False),
+        pa.field("z_xrd", pa.list_(pa.float32()), nullable=False),
+    ]
+)
+
+
+def joint_latent(perovskites: pd.DataFrame) -> np.ndarray:
+    """Composition latent and XRD latent side by side (24 + 64 = 88 numbers per perovskite)."""
+    return np.hstack([_vectors(perovskites["z_composition"]), _vectors(perovskites["z_xrd"])])
+
+
+# --- property models -----------------------------------------------------------------
+
+
+def property_rows(task_name: str, inputs: dict, cfg: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """(rows with formula and target, latent features, composition fractions) of one task."""
+    task = TASKS[task_name]
+    if task.dataset == "perovskites":
+        rows = read_table(inputs["perovskite_latents"])
+        return rows[["material_id", "formula", task.target]].rename(columns={task.target: "y"}), joint_latent(rows), fraction_matrix(rows["formula"])
+    rows = read_dataset(inputs[task.dataset], task.dataset, cfg)
+    latents = read_table(inputs["mp_latents"]).set_index("formula")["z"]
+    z = _vectors(latents.loc[rows["formula"]].reset_index(drop=True))
+    return rows[["formula", task.target]].rename(columns={task.target: "y"}), z, fraction_matrix(rows["formula"])
+
+
+PREDICTION_SCHEMA = pa.schema(
+    [
+        pa.field("formula", pa.string(), nullable=False),
+        pa.field("fold", pa.int32(), nullable=False),
+        pa.field("y", pa.float64(), nullable=False),
+        pa.field("prediction", pa.float64(), nullable=False),
+    ]
+)
+
+
+def property_job(task_name: str, features: str, inputs: dict, cfg: dict, outputs, threads: int) -> None:
+    task = TASKS[task_name]
+    rows, latent, fractions = property_rows(task_name, inputs, cfg)
+    X = latent if features == "latent" else magpie_features(fractions)
+    s = cfg["properties"]
+    fold = group_folds(rows["formula"].to_numpy(), s["folds"], s["seed"])
+    y = rows["y"].to_numpy(dtype=float)
+    log.info("%s on %s features: %d rows x %d features, %d folds", task_name, features, *X.shape, s["folds"])
+    prediction, scores = cross_validate(X, y, fold, task.kind, s["xgboost"], s["seed"], threads, f"{task_name} / {features}")
+    target = y if task.kind == "regression" else (y > 0).astype(float)
+    write_table(pd.DataFrame({"formula": rows["formula"], "fold": fold, "y": target, "prediction": prediction}), outputs.predictions, PREDICTION_SCHEMA)
+    write_csv(scores.assign(task=task_name, features=features), outputs.folds)
+
+
+def properties_summary_job(fold_files: dict, prediction_files: dict, outputs) -> None:
+    """The property-model table beside the SI's numbers, parity plots (S6) and ROC curves (S7)."""
+    rows = []
+    for (task_name, features), path in fold_files.items():
+        folds = pd.read_csv(path)
+        task = TASKS[task_name]
+        for metric in [c for c in folds.columns if c not in ("fold", "n_test", "task", "features")]:
+            rows.append({"task": task_name, "label": task.label, "features": features, "n": int(folds["n_test"].sum()), "metric": metric,
+                         "mean": folds[metric].mean(), "sd": folds[metric].std(ddof=1), "si": task.paper.get(metric, np.nan)})  # fmt: skip
+    write_csv(pd.DataFrame(rows), outputs.table)
+    predictions = {key: read_table(path) for key, path in prediction_files.items()}
+    plots.parity(predictions, {k: t.label for k, t in TASKS.items() if t.kind == "regression"}, outputs.parity_png, outputs.parity_csv)
+    plots.roc(predictions, {k: t.label for k, t in TASKS.items() if t.kind == "classification"}, outputs.roc_png, outputs.roc_csv)
+
+
+# --- the search race -----------------------------------------------------------------
+
+
+def search_settings(cfg: dict) -> SearchSettings:
+    s = cfg["search"]
+    return SearchSettings(s["initial_points"], s["gp_points"], s["gp_restarts"], s["tpe_candidates"])
+
+
+def search_budget(cfg: dict) -> dict:
+    s = cfg["search"]
+    return s["budgets"][s["budget"]]
+
+
+def search_target(cfg: dict, name: str) -> dict:
+    return next(t for t in cfg["search"]["targets"] if t["name"] == name)
+
+
+def search_pool(perovskites: pd.DataFrame, target: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The materials a target's race runs over, their joint latents and the values to minimise."""
+    pool = perovskites[perovskites["ind_gap"] > 0] if target["gap_only"] else perovskites
+    pool = pool.reset_index(drop=True)
+    y = pool[target["column"]].to_numpy(dtype=float)
+    value = y if target["aim"] is None else np.abs(y - target["aim"])
+    return pool, joint_latent(pool), value
+
+
+RUN_SCHEMA = pa.schema(
+    [
+        pa.field("target", pa.string(), nullable=False),
+        pa.field("strategy", pa.string(), nullable=False),
+        pa.field("seed", pa.int32(), nullable=False),
+        pa.field("evaluation", pa.int32(), nullable=False),
+        pa.field("material_id", pa.int64(), nullable=False),
+        pa.field("formula", pa.string(), nullable=False),
+        pa.field("property", pa.float64(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("distance", pa.float64(), nullable=True),
+        pa.field("seconds", pa.float64(), nullable=False),
+    ]
+)
+
+
+def search_job(target_name: str, strategy: str, perovskites_path, cfg: dict, output, threads: int) -> None:
+    """Every seed of one strategy on one target; each evaluated material is a row."""
+    use_threads(threads)
+    target = search_target(cfg, target_name)
+    pool, points, value = search_pool(read_table(perovskites_path), target)
+    budget = search_budget(cfg)
+    frames = []
+    for seed in range(budget["seeds"]):
+        run = race(points, value, strategy, budget["evaluations"], seed, search_settings(cfg), f"{target_name} / {strategy} / seed {seed}")
+        chosen = pool.iloc[run["index"]]
+        frames.append(
+            run.drop(columns="index").assign(target=target_name, strategy=strategy, seed=seed, material_id=chosen["material_id"].to_numpy(),
+                                              formula=chosen["formula"].to_numpy(), property=chosen[target["column"]].to_numpy())  # fmt: skip
+        )
+    write_table(pd.concat(frames, ignore_index=True), output, RUN_SCHEMA)
+
+
+TEST_FUNCTION_SCHEMA = pa.schema(
+    [
+        pa.field("function", pa.string(), nullable=False),
+        pa.field("strategy", pa.string(), nullable=False),
+        pa.field("seed", pa.int32(), nullable=False),
+        pa.field("evaluation", pa.int32(), nullable=False),
+        pa.field("value", pa.float64(), nullable=False),
+        pa.field("regret", pa.float64(), nullable=False),
+        pa.field("seconds", pa.float64(), nullable=False),
+    ]
+)
+
+
+def test_function_job(function: str, cfg: dict, output, threads: int) -> None:
+    """Fig. S8's runs: random search, GP and TPE on a 2-D test function."""
+    from compgen.workflow import Progress
+
+    use_threads(threads)
+    s = cfg["search"]["test_functions"]
+    strategies = ["random_box", "gp", "tpe"]
+    progress = Progress(f"{function} runs", len(strategies) * s["seeds"], unit="run")
+    frames = []
+    for strategy in strategies:
+        for seed in range(s["seeds"]):
+            run = minimise(TEST_FUNCTIONS[function], strategy, s["evaluations"], seed, search_settings(cfg))
+            frames.append(run.assign(function=function, strategy=strategy, seed=seed))
+            progress.advance(f"{strategy} seed {seed}: best regret {run['regret'].min():.4g}")
+    write_table(pd.concat(frames, ignore_index=True), output, TEST_FUNCTION_SCHEMA)
+
+
+def search_summary_job(run_files: dict, test_function_files: list, perovskites_path, cfg: dict, outputs) -> None:
+    runs = pd.concat([read_table(path) for path in run_files.values()], ignore_index=True)
+    perovskites = read_table(perovskites_path)
+    pools = {t["name"]: search_pool(perovskites, t)[2] for t in cfg["search"]["targets"]}
+    s = cfg["search"]
+    summary = race_summary(runs, pools, s["top_fraction"], s["top_n"], s["success_percentiles"])
+    write_csv(summary, outputs.summary)
+    write_csv(runs, outputs.evaluations)
+    plots.best_so_far(runs, pools, outputs.curves_png, outputs.curves_csv)
+    tests = pd.concat([read_table(path) for path in test_function_files], ignore_index=True)
+    plots.test_functions(tests, outputs.test_functions_png, outputs.test_functions_csv)
+    plots.seconds_per_iteration(runs, tests, outputs.seconds_png, outputs.seconds_csv)
+
+
+# --- figures of the representations --------------------------------------------------
+
+
+def figures_job(inputs: dict, cfg: dict, outputs) -> None:
+    perovskites = read_table(inputs["perovskite_latents"])
+    mp = read_table(inputs["mp_latents"])
+    e = cfg["embedding"]
+    plots.composition_embedding(mp, e["elements"], e["points"], e["perplexity"], e["seed"], outputs.composition_png, outputs.composition_csv)
+    plots.xrd_embedding(perovskites, e["points"], e["perplexity"], e["seed"], outputs.xrd_png, outputs.xrd_csv)
+    xrd_model, composition_model = load_vae(inputs["xrd_vae"]), load_vae(inputs["composition_vae"])
+    xrd = read_table(inputs["xrd"])
+    held = xrd[material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])].head(e["examples"])
+    patterns_true = _vectors(held["pattern"])
+    plots.xrd_examples(patterns_true, reconstruct(xrd_model, patterns_true), XRDSettings(**cfg["xrd"]).grid, held["material_id"].tolist(),
+                       outputs.xrd_examples_png, outputs.xrd_examples_csv)  # fmt: skip
+    formulas = mp.loc[mp["holdout"], "formula"].head(e["examples"]).tolist()
+    fractions = fraction_matrix(formulas)
+    decoded = reconstruct(composition_model, fractions)
+    plots.composition_examples(fractions, decoded, formulas, outputs.composition_examples_png, outputs.composition_examples_csv)
+    plots.loss_curves({vae: pd.read_csv(inputs[f"{vae}_losses"]) for vae in ("composition", "xrd")}, outputs.losses_png, outputs.losses_csv)

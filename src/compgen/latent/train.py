@@ -1,0 +1,149 @@
+"""Training and use of the two VAEs, run by `compgen.training` (one step = one epoch).
+
+Loss per structure (SI): reconstruction negative log-likelihood + KL to N(0, I);
+the batch loss is its mean plus Keras-style L1 / L2 kernel penalties (Table S1).
+The held-out rows are scored after every epoch, so the loss table shows
+whether a model overfits.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+
+from compgen import training
+from compgen.io import atomic_path, write_csv
+from compgen.latent.models import XRDVAE, CompositionVAE, kl_divergence, weight_penalty
+
+OPTIMISERS = {
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "adagrad": torch.optim.Adagrad,
+    "adadelta": torch.optim.Adadelta,
+    "adam": torch.optim.Adam,
+    "adamax": torch.optim.Adamax,
+    "nadam": torch.optim.NAdam,
+}
+
+
+@dataclass(frozen=True)
+class VAESettings:
+    """One VAE; values from `latent.composition_vae` / `latent.xrd_vae` of the config."""
+
+    kind: str  # 'composition' or 'xrd'
+    units: tuple[int, int]
+    latent: int
+    dropout: float
+    l1: float
+    l2: float
+    activation: str
+    initialiser: str
+    optimiser: str
+    lr: float
+    epochs: int
+    batch: int
+    seed: int
+    log_every: int
+    checkpoint_every: int
+    filters: tuple[int, int, int] | None = None  # XRD only
+    kernel: int | None = None
+    pool: int | None = None
+    atoms: float | None = None  # composition only: see CompositionVAE.reconstruction_nll
+
+    def __post_init__(self):
+        # YAML and checkpoints give lists
+        object.__setattr__(self, "units", tuple(self.units))
+        if self.filters is not None:
+            object.__setattr__(self, "filters", tuple(self.filters))
+
+    @classmethod
+    def from_config(cls, kind: str, section: dict, **extra) -> VAESettings:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(kind=kind, **{k: v for k, v in {**section, **extra}.items() if k in names})
+
+
+def build(s: VAESettings, input_size: int) -> CompositionVAE | XRDVAE:
+    if s.kind == "composition":
+        return CompositionVAE(input_size, s.units, s.latent, s.dropout, s.activation, s.initialiser, s.atoms)
+    return XRDVAE(input_size, s.filters, s.kernel, s.pool, s.units, s.latent, s.dropout, s.activation, s.initialiser)
+
+
+def _batch_losses(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    logits, mu, logvar = model(x)
+    return model.reconstruction_nll(logits, x).mean(), kl_divergence(mu, logvar).mean()
+
+
+@torch.no_grad()
+def _held_out_loss(model, x: torch.Tensor, batch: int) -> torch.Tensor:
+    model.eval()
+    total = torch.zeros((), device=x.device)
+    for start in range(0, len(x), batch):
+        chunk = x[start : start + batch]
+        nll, kl = _batch_losses(model, chunk)
+        total += (nll + kl) * len(chunk)
+    model.train()
+    return total / max(len(x), 1)
+
+
+def train_vae(s: VAESettings, train: np.ndarray, holdout: np.ndarray, output, losses_output, stop_after: int | None = None) -> pd.DataFrame | None:
+    """Train one VAE on the rows of `train` (scoring `holdout` each epoch); write it to `output`."""
+    device = training.pick_device()
+    torch.manual_seed(s.seed)
+    rng = torch.Generator().manual_seed(s.seed)
+    x_train = torch.as_tensor(train, dtype=torch.float32, device=device)
+    x_holdout = torch.as_tensor(holdout, dtype=torch.float32, device=device)
+    model = build(s, x_train.shape[1]).to(device)
+    optimiser = OPTIMISERS[s.optimiser](model.parameters(), lr=s.lr)
+
+    def step(epoch: int) -> dict[str, torch.Tensor]:
+        order = torch.randperm(len(x_train), generator=rng).to(device)
+        sums = torch.zeros(3, device=device)
+        for start in range(0, len(order), s.batch):
+            x = x_train[order[start : start + s.batch]]
+            nll, kl = _batch_losses(model, x)
+            loss = nll + kl + weight_penalty(model, s.l1, s.l2)
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            sums += torch.stack([loss.detach(), nll.detach(), kl.detach()]) * len(x)
+        loss, nll, kl = sums / len(order)
+        return {"loss": loss, "nll": nll, "kl": kl, "holdout_loss": _held_out_loss(model, x_holdout, 4 * s.batch)}
+
+    def finish(losses: pd.DataFrame) -> None:
+        write_csv(losses, losses_output)
+        state = {"settings": dataclasses.asdict(s), "input_size": x_train.shape[1], "model": model.state_dict()}
+        with atomic_path(output) as tmp:
+            torch.save(state, tmp)
+
+    loop = training.LoopSettings(s.epochs, s.log_every, s.checkpoint_every, s.seed, label=f"{s.kind} vae", unit="epoch")
+    stateful = {"model": model, "optimiser": optimiser, "rng": rng}
+    return training.run(loop, step, stateful, dataclasses.asdict(s), output, finish, stop_after)
+
+
+def load_vae(path) -> CompositionVAE | XRDVAE:
+    """A trained VAE in eval mode on the CPU (weights only: no code runs on load)."""
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    model = build(VAESettings(**saved["settings"]), saved["input_size"])
+    model.load_state_dict(saved["model"])
+    return model.eval()
+
+
+@torch.no_grad()
+def encode(model, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """The encoder means of the rows of `x`: a structure's point in latent space."""
+    rows = [model.encode(torch.as_tensor(x[i : i + batch], dtype=torch.float32))[0] for i in range(0, len(x), batch)]
+    return torch.cat(rows).numpy() if rows else np.zeros((0, model.mu.out_features), np.float32)
+
+
+@torch.no_grad()
+def reconstruct(model, x: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """Decoded images of the encoder means (the deterministic round trip)."""
+    out = []
+    for i in range(0, len(x), batch):
+        mu, _ = model.encode(torch.as_tensor(x[i : i + batch], dtype=torch.float32))
+        out.append(model.decode_output(model.decoder(mu)))
+    return torch.cat(out).numpy() if out else np.zeros_like(x)

@@ -1,0 +1,269 @@
+"""The latent study: fraction vectors, XRD patterns, the VAEs, property scores, the search race, a tiny run."""
+
+import copy
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from compgen.latent.data import ELEMENTS, CompositionError, fraction_matrix, fraction_vector
+from compgen.latent.evaluate import classification_scores, composition_reconstruction, race_summary, regression_scores, roc_auc
+from compgen.latent.models import CompositionVAE, kl_divergence
+from compgen.latent.properties import TASKS, group_folds, magpie_features
+from compgen.latent.search import TEST_FUNCTIONS, Objective, Pool, SearchSettings, minimise, race
+from compgen.latent.train import VAESettings, load_vae, train_vae
+from compgen.latent.xrd import XRDSettings, broaden, pattern_of
+from compgen.registry import LATENT_STRATEGIES, LATENT_TASKS, LATENT_TEST_FUNCTIONS
+from conftest import run_workflow
+
+SEARCH = SearchSettings(initial_points=5, gp_points=200, gp_restarts=1, tpe_candidates=24)
+
+
+def test_fraction_vectors_of_hand_written_formulas():
+    fe2o3 = fraction_vector("Fe2O3")
+    assert fe2o3.shape == (100,)
+    assert fe2o3[25] == pytest.approx(0.4) and fe2o3[7] == pytest.approx(0.6)  # Fe is Z = 26, O is Z = 8
+    assert np.count_nonzero(fe2o3) == 2
+    water = fraction_vector("H2O")
+    assert water[0] == pytest.approx(2 / 3) and water[7] == pytest.approx(1 / 3)
+    matrix = fraction_matrix(["NaCl", "Fe2O3", "NaCl"])
+    assert matrix.shape == (3, 100) and np.allclose(matrix.sum(axis=1), 1.0)
+    assert np.array_equal(matrix[0], matrix[2]) and matrix[0][10] == pytest.approx(0.5)  # Na, Z = 11
+    assert ELEMENTS[0] == "H" and ELEMENTS[99] == "Fm"
+
+
+def test_an_element_beyond_fermium_is_named():
+    with pytest.raises(CompositionError, match="Md"):
+        fraction_vector("MdCl3")
+
+
+def test_simple_cubic_pattern_peaks_where_braggs_law_puts_them():
+    from pymatgen.core import Lattice, Structure
+
+    a = 4.0
+    cell = Structure(Lattice.cubic(a), ["Po"], [[0, 0, 0]])
+    settings = XRDSettings(10.0, 90.0, 0.05, 0.2, "CuKa", 0.1)
+    pattern, two_theta, intensity = pattern_of(cell, settings)
+    wavelength = 1.54184  # pymatgen's Cu K-alpha
+    # d = a / sqrt(h^2 + k^2 + l^2); 7 is no sum of three squares, and N = 14 lies beyond 90 degrees
+    allowed = [n for n in range(1, 14) if n != 7]
+    bragg = np.degrees(2 * np.arcsin(wavelength * np.sqrt(allowed) / (2 * a)))
+    np.testing.assert_allclose(np.sort(two_theta), bragg, atol=1e-6)
+    # (100) and (110) are the strongest lines, in that order, as for alpha-polonium
+    strongest = two_theta[np.argsort(intensity)[::-1][:2]]
+    np.testing.assert_allclose(strongest, bragg[:2], atol=1e-6)
+    assert pattern.shape == (1601,) and pattern.max() == pytest.approx(1.0)
+    grid = settings.grid
+    assert grid[0] == 10.0 and grid[-1] == pytest.approx(90.0)
+    assert abs(grid[np.argmax(pattern)] - bragg[0]) <= 0.025  # the grid's maximum is the (100) line
+
+
+def test_broadening_puts_a_unit_gaussian_at_the_peak():
+    grid = np.arange(0, 10.001, 0.05)
+    pattern = broaden(np.array([5.0]), np.array([30.0]), grid, fwhm=0.2)
+    assert pattern.max() == pytest.approx(1.0) and grid[np.argmax(pattern)] == pytest.approx(5.0)
+    half = pattern[np.isclose(grid, 5.1)][0]
+    assert half == pytest.approx(0.5, rel=1e-6)  # half maximum at half the FWHM from the centre
+
+
+def test_kl_term_of_a_hand_computed_case():
+    mu = torch.tensor([[1.0, 0.0], [0.0, 0.0]])
+    logvar = torch.tensor([[0.0, math.log(4.0)], [0.0, 0.0]])
+    # 0.5 * (mu^2 + sigma^2 - 1 - log sigma^2) summed: row 0 = 0.5 * (1 + 0) + 0.5 * (4 - 1 - log 4)
+    expected = torch.tensor([0.5 + 0.5 * (3 - math.log(4.0)), 0.0])
+    assert torch.allclose(kl_divergence(mu, logvar), expected)
+
+
+def test_composition_likelihood_is_the_multinomial_of_its_atoms():
+    model = CompositionVAE(3, (4, 4), 2, 0.0, "selu", "he_normal", atoms=10)
+    logits = torch.log(torch.tensor([[0.5, 0.25, 0.25]]))
+    x = torch.tensor([[0.5, 0.5, 0.0]])
+    expected = -10 * (0.5 * math.log(0.5) + 0.5 * math.log(0.25))
+    assert model.reconstruction_nll(logits, x).item() == pytest.approx(expected)
+
+
+def _tiny_vae(kind: str, epochs: int) -> VAESettings:
+    common = dict(latent=3, dropout=0.1, l1=1e-6, l2=1e-6, activation="selu", optimiser="adam", lr=1e-3, epochs=epochs, batch=16, seed=3,
+                  log_every=1, checkpoint_every=2)  # fmt: skip
+    if kind == "composition":
+        return VAESettings(kind="composition", units=(8, 6), initialiser="he_normal", atoms=100, **common)
+    return VAESettings(kind="xrd", units=(12, 8), initialiser="lecun_normal", filters=(2, 3, 4), kernel=4, pool=2, **common)
+
+
+@pytest.mark.parametrize("kind", ["composition", "xrd"])
+def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, kind):
+    rng = np.random.default_rng(0)
+    width = 100 if kind == "composition" else 161
+    x = rng.random((70, width)).astype(np.float32)
+    if kind == "composition":
+        x = x * (rng.random((70, width)) < 0.05)
+        x[:, 0] += 0.1
+        x /= x.sum(axis=1, keepdims=True)
+    s = _tiny_vae(kind, epochs=5)
+    straight, resumed = tmp_path / "straight.pt", tmp_path / "resumed.pt"
+    train_vae(s, x[:60], x[60:], straight, tmp_path / "straight.csv")
+    assert train_vae(s, x[:60], x[60:], resumed, tmp_path / "resumed.csv", stop_after=3) is None
+    assert not resumed.exists() and (tmp_path / "resumed.pt.ckpt").exists()
+    train_vae(s, x[:60], x[60:], resumed, tmp_path / "resumed.csv")
+    a, b = torch.load(straight, weights_only=True)["model"], torch.load(resumed, weights_only=True)["model"]
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert pd.read_csv(tmp_path / "straight.csv").equals(pd.read_csv(tmp_path / "resumed.csv"))
+    assert not (tmp_path / "resumed.pt.ckpt").exists()
+    assert load_vae(resumed).encode(torch.as_tensor(x[:2]))[0].shape == (2, 3)
+
+
+def test_composition_reconstruction_scores_by_hand():
+    true = np.zeros((2, 100))
+    true[0, [0, 7]] = [2 / 3, 1 / 3]
+    true[1, [10, 16]] = [0.5, 0.5]
+    decoded = np.zeros((2, 100))
+    decoded[0, [0, 7, 8]] = [0.6, 0.39, 0.01]  # F at 1% is below the 2% threshold: same element set
+    decoded[1, [10, 16, 18]] = [0.4, 0.5, 0.1]  # K at 10%: a wrong set
+    scores = composition_reconstruction(true, decoded, threshold=0.02)
+    assert scores["element_set_match"] == 0.5
+    l1 = (abs(2 / 3 - 0.6) + abs(1 / 3 - 0.39) + 0.01 + 0.1 + 0.0 + 0.1) / 2
+    assert scores["mean_l1"] == pytest.approx(l1)
+
+
+def test_regression_and_classification_scores_by_hand():
+    scores = regression_scores(np.array([1.0, 2.0, 3.0]), np.array([1.0, 2.0, 4.0]))
+    assert scores["mae"] == pytest.approx(1 / 3) and scores["rmse"] == pytest.approx(math.sqrt(1 / 3)) and scores["r2"] == pytest.approx(0.5)
+    y = np.array([1, 1, 0, 0])
+    # positives score 0.9 and 0.4, negatives 0.6 and 0.1: 3 of 4 positive-negative pairs ordered right
+    assert roc_auc(y, np.array([0.9, 0.4, 0.6, 0.1])) == pytest.approx(0.75)
+    c = classification_scores(y, np.array([0.9, 0.4, 0.6, 0.1]))
+    assert c["accuracy"] == 0.5 and c["f1"] == pytest.approx(0.5)
+
+
+def test_vectorised_magpie_features_equal_matminers():
+    from matminer.featurizers.composition import ElementProperty
+    from pymatgen.core import Composition
+
+    formulas = ["Fe2O3", "NaCl", "Li7La3Zr2O12", "CsPbI3", "LaNi5H6", "Ne", "UO2", "Ar3Kr"]
+    featurizer = ElementProperty.from_preset("magpie")
+    expected = np.array([featurizer.featurize(Composition(f)) for f in formulas])
+    ours = magpie_features(fraction_matrix(formulas))
+    assert ours.shape == (8, 132)
+    np.testing.assert_allclose(ours, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_folds_keep_every_formula_in_one_fold():
+    groups = np.array(["A", "B", "A", "C", "D", "B", "E", "A"])
+    fold = group_folds(groups, 3, seed=0)
+    for g in np.unique(groups):
+        assert len(set(fold[groups == g])) == 1
+    assert set(fold) == {0, 1, 2}
+    assert np.array_equal(fold, group_folds(groups, 3, seed=0))
+
+
+def test_registry_names_are_the_librarys():
+    assert tuple(TASKS) == LATENT_TASKS
+    assert set(TEST_FUNCTIONS) == set(LATENT_TEST_FUNCTIONS)
+    assert set(LATENT_STRATEGIES) == {"tpe", "gp", "random_box", "random_choice"}
+
+
+@pytest.mark.parametrize("strategy", LATENT_STRATEGIES)
+def test_nearest_unasked_lookup_never_answers_twice(strategy):
+    rng = np.random.default_rng(1)
+    points = rng.normal(size=(30, 4))
+    values = rng.random(30)
+    run = race(points, values, strategy, 30, seed=0, s=SEARCH)
+    assert sorted(run["index"]) == list(range(30))  # every material once, the pool exhausted exactly
+    assert np.allclose(run["value"], values[run["index"]])
+
+
+def test_pool_answers_with_the_nearest_unasked_material():
+    pool = Pool(np.array([[0.0, 0.0], [1.0, 1.0], [0.2, 0.0], [0.5, 1.0]]), np.arange(4.0))
+    assert pool.nearest_unasked(np.array([0.0, 0.0])) == 0
+    assert pool.nearest_unasked(np.array([0.0, 0.0])) == 2  # 0 is taken; (0.2, 0) is next closest
+    assert pool.nearest_unasked(np.array([0.0, 0.0])) == 3
+    assert pool.nearest_unasked(np.array([0.0, 0.0])) == 1
+    with pytest.raises(ValueError, match="every one of the pool's 4"):
+        pool.nearest_unasked(np.array([0.0, 0.0]))
+
+
+QUADRATIC = Objective(lambda x: float((x[0] - 1.0) ** 2 + (x[1] + 0.5) ** 2), ((-3.0, 3.0), (-3.0, 3.0)), 0.0)
+
+
+@pytest.mark.parametrize(("strategy", "evaluations"), [("gp", 30), ("tpe", 100)])
+def test_search_on_a_2d_quadratic_finds_its_minimum(strategy, evaluations):
+    run = minimise(QUADRATIC, strategy, evaluations, seed=0, s=SEARCH)
+    assert run["regret"].min() < 0.05
+    assert run["regret"].iloc[SEARCH.initial_points :].min() < run["regret"].iloc[: SEARCH.initial_points].min()  # the model, not the start, found it
+
+
+def test_tpe_asked_trial_by_trial_is_hyperopts_fmin():
+    import functools
+
+    from hyperopt import Trials, fmin, hp, tpe
+
+    trials = Trials()
+    loss = lambda p: QUADRATIC.f(np.array([-3.0 + 6.0 * p["x0"], -3.0 + 6.0 * p["x1"]]))
+    space = {name: hp.uniform(name, 0.0, 1.0) for name in ("x0", "x1")}
+    algo = functools.partial(tpe.suggest, n_startup_jobs=SEARCH.initial_points, n_EI_candidates=SEARCH.tpe_candidates)
+    fmin(loss, space, algo=algo, max_evals=30, trials=trials, rstate=np.random.default_rng(4), show_progressbar=False)
+    ours = minimise(QUADRATIC, "tpe", 30, seed=4, s=SEARCH)
+    np.testing.assert_allclose(ours["value"], trials.losses(), rtol=1e-12)
+
+
+def test_race_summary_counts_by_hand():
+    runs = pd.DataFrame(
+        {"target": "t", "strategy": "s", "seed": [0, 0, 0, 1, 1, 1], "evaluation": [1, 2, 3, 1, 2, 3], "value": [5.0, 0.0, 3.0, 4.0, 3.0, 2.0]}
+    )
+    pool = np.arange(10.0)  # top 10% = the single best (0), top 3 = {0, 1, 2}
+    summary = race_summary(runs, {"t": pool}, top_fraction=0.1, top_n=3, success_percentiles=[5, 25]).iloc[0]
+    assert summary["runs_reaching_top"] == 1 and summary["evaluations_to_top_mean"] == 2.0
+    assert summary["runs_reaching_top_n"] == 2 and summary["evaluations_to_top_n_mean"] == 2.5  # (2 + 3) / 2
+    assert summary["top_n_found_mean"] == 1.0
+    assert summary["best_mean"] == 1.0 and summary["best_se"] == pytest.approx(1.0)  # bests 0 and 2
+    # 5th percentile of 0..9 is 0.45 (one run below), 25th is 2.25 (both)
+    assert summary["sr5"] == 0.5 and summary["sr25"] == 1.0
+
+
+TINY_LATENT = {
+    "subsample": {"mp_e_form": 3000, "mp_gap": 3000, "perovskites": 900},
+    "composition_vae": {"epochs": 2, "log_every": 1, "checkpoint_every": 1},
+    "xrd_vae": {"epochs": 1, "units": [40, 20], "filters": [4, 4, 4]},
+    "properties": {"folds": 2, "xgboost": {"n_estimators": 20, "max_depth": 3}},
+    "embedding": {"points": 200, "examples": 2},
+    "search": {"budget": "tiny", "budgets": {"tiny": {"evaluations": 12, "seeds": 2}},
+               "test_functions": {"evaluations": 12, "seeds": 2}},
+}  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, default_config):
+    config = copy.deepcopy(default_config)
+    for key, value in TINY_LATENT.items():
+        config["latent"][key] = {**config["latent"][key], **value} if isinstance(value, dict) else value
+    work = tmp_path / "work"
+    result = run_workflow(work, ["latent"], config, mirror)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    out = work / "results" / "latent"
+    xrd = pd.read_parquet(out / "xrd.parquet")
+    assert len(xrd) == 900 and xrd["pattern"].map(len).eq(1601).all()
+    assert set(xrd["crystal_system"]) <= {"cubic", "tetragonal", "orthorhombic", "trigonal", "monoclinic", "triclinic", "hexagonal"}
+    perovskites = pd.read_parquet(out / "perovskite_latents.parquet")
+    assert len(perovskites) == 900 and perovskites["z_composition"].map(len).eq(24).all() and perovskites["z_xrd"].map(len).eq(64).all()
+    assert perovskites["xrd_holdout"].sum() == 180
+    reconstruction = pd.read_csv(out / "composition_reconstruction.csv").iloc[0]
+    assert 0 <= reconstruction["element_set_match"] <= 1 and reconstruction["n"] > 0
+    models = pd.read_csv(out / "property_models.csv")
+    assert set(models["task"]) == set(LATENT_TASKS) and set(models["features"]) == {"latent", "magpie"}
+    formation = models[(models["task"] == "mp_formation_energy") & (models["metric"] == "r2")]
+    assert formation["si"].eq(0.93).all() and len(formation) == 2
+    runs = pd.read_csv(out / "search_evaluations.csv")
+    assert len(runs) == 2 * 4 * 2 * 12  # targets x strategies x seeds x evaluations
+    assert runs.groupby(["target", "strategy", "seed"])["material_id"].nunique().eq(12).all()  # nobody asked twice
+    gap = runs[runs["target"] == "gap_near_1p5"]
+    assert (gap["property"] > 0).all() and np.allclose(gap["value"], (gap["property"] - 1.5).abs())
+    summary = pd.read_csv(out / "search_summary.csv")
+    assert len(summary) == 8 and summary["runs"].eq(2).all()
+    for name in ["parity", "roc", "best_so_far", "test_functions", "seconds_per_iteration", "composition_tsne", "xrd_tsne",
+                 "xrd_reconstructions", "composition_reconstructions", "vae_losses"]:  # fmt: skip
+        assert (out / "figures" / f"{name}.png").stat().st_size > 5_000, name
+        assert (out / "figures" / f"{name}.csv").exists(), name
+    log = (work / "logs" / "latent" / "composition_vae.log").read_text()
+    assert "composition vae epoch 2/2 (100%)" in log and "ETA" in log
