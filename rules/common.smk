@@ -281,10 +281,10 @@ LATENT_DATASETS = {
     name: f"results/datasets/{name}.parquet"
     for name in ("mp_e_form", "mp_gap", "perovskites")
 }
-# Two CPU threads (bench/latent_speed.py): an XRD VAE epoch over 6,058 patterns
-# takes about 45 s, a composition VAE epoch over 85,600 formulas about 2.5 s,
-# a GP proposal in the 88-D latent box up to 2 s at 50 points.
-LATENT_SECONDS_PER_EPOCH = {"composition": 2.5, "xrd": 45}
+# Measured on two CPU cores (bench/latent_speed.py): an XRD VAE epoch over 6,058
+# patterns takes about a minute, a composition VAE epoch over 85,600 formulas about
+# 3 s, a GP proposal in the 88-D latent box up to 2 s at 50 points.
+LATENT_SECONDS_PER_EPOCH = {"composition": 3, "xrd": 65}
 LATENT_SECONDS_PER_EVALUATION = {
     "gp": 2.0,
     "tpe": 0.2,

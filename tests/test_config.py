@@ -106,7 +106,7 @@ def _records(node, path=()):
             yield from _records(child, (*path, key))
 
 
-@pytest.mark.parametrize("study", ["atmo", "elpasolite", "hydrides"])
+@pytest.mark.parametrize("study", ["atmo", "elpasolite", "hydrides", "latent"])
 def test_paper_settings_are_the_papers_numbers(study):
     """Each quoted setting's words stand in the paper, and carry its value (or, for a list, its length or largest number)."""
     import yaml
@@ -124,8 +124,10 @@ def test_paper_settings_are_the_papers_numbers(study):
         assert quote in paper, f"{study}: the quote of {name} is not in the paper: {quote!r}"
         value = record["value"]
         numbers = _numbers(quote)
-        if isinstance(value, list) and all(isinstance(v, int) for v in value):
-            assert value == list(range(len(value))) and len(value) in numbers, name  # seeds: their count
+        if isinstance(value, list) and all(isinstance(v, int) for v in value) and value == list(range(len(value))):
+            assert len(value) in numbers, name  # seeds: their count
+        elif isinstance(value, list) and all(isinstance(v, int) for v in value) and name.endswith(("units", "filters")):
+            assert set(value) <= numbers, name  # layer widths: each one
         elif isinstance(value, list) and all(isinstance(v, dict) for v in value):
             assert max(v["n_samples"] for v in value) in numbers, name  # targets: the largest sample count
         elif isinstance(value, list):
@@ -142,6 +144,19 @@ def test_hydrides_defaults_are_the_papers_settings():
     paper, config = paper_settings("hydrides"), defaults("hydrides")
     for key, value in paper.items():
         assert config[key] == (config[key] | value if isinstance(value, dict) else value), key
+
+
+def test_latent_defaults_are_the_sis_settings():
+    from compgen.config import defaults, paper_settings
+    from compgen.latent.xrd import XRDSettings
+
+    paper, config = paper_settings("latent"), defaults("latent")
+    for vae in ("composition_vae", "xrd_vae"):
+        for key, value in paper[vae].items():
+            assert config[vae][key] == value, f"{vae}.{key}"
+    xrd = config["xrd"]
+    grid = XRDSettings(xrd["two_theta_min"], xrd["two_theta_max"], xrd["step"], xrd["fwhm"], xrd["wavelength"], xrd["symprec"]).grid
+    assert len(grid) == paper["xrd"]["two_theta_points"]
 
 
 def test_paper_scale_lays_the_papers_settings_over_the_config(default_config):
@@ -217,7 +232,7 @@ def test_every_job_declares_memory_and_runtime_and_runtimes_follow_the_config(tm
     missing = sorted({rule for rule, res in default if "mem_mb" not in res or "runtime" not in res})
     assert missing == [], f"rules without mem_mb or runtime: {missing}"
     gpu_rules = {rule for rule, res in default if res.get("gpu") == "1"}
-    assert gpu_rules == {"atmo_train", "atmo_sweep_train", "atmo_tune", "elpasolite_train", "hydrides_step1", "hydrides_step2", "hydrides_noise_gan"}
+    assert gpu_rules == {"atmo_train", "atmo_sweep_train", "atmo_tune", "elpasolite_train", "hydrides_step1", "hydrides_step2", "hydrides_noise_gan", "latent_vae"}
     runtime = {rule: int(res["runtime"]) for rule, res in default}
     # atmo_tune trains n_calls x n_folds models
     config["atmo"]["tuning"] = {"n_calls": 5}

@@ -1,6 +1,7 @@
 """The latent study: fraction vectors, XRD patterns, the VAEs, property scores, the search race, a tiny run."""
 
 import copy
+import json
 import math
 
 import numpy as np
@@ -267,3 +268,35 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
         assert (out / "figures" / f"{name}.csv").exists(), name
     log = (work / "logs" / "latent" / "composition_vae.log").read_text()
     assert "composition vae epoch 2/2 (100%)" in log and "ETA" in log
+
+
+def test_a_killed_vae_search_resumes_with_the_same_trials(tmp_path, monkeypatch):
+    from compgen.latent import tuning
+
+    rng = np.random.default_rng(2)
+    x = rng.random((50, 100)).astype(np.float32) * (rng.random((50, 100)) < 0.05)
+    x[:, 0] += 0.1
+    x /= x.sum(axis=1, keepdims=True)
+    base = _tiny_vae("composition", epochs=1)
+    straight = tuning.tune("composition", base, x[:40], x[40:], 3, 0, tmp_path / "a" / "trials.csv", tmp_path / "a")
+    assert len(straight) == 3 and straight["holdout_loss"].is_monotonic_increasing
+    assert straight["units"].map(lambda u: 48 <= u[0] <= 96 and 20 <= u[1] <= 64).all()  # Table S1's ranges
+    assert set(straight["optimiser"]) <= set(tuning.CATEGORIES["optimiser"])
+
+    real, calls = tuning.train_vae, []
+
+    def dies_on_the_third(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt("killed")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tuning, "train_vae", dies_on_the_third)
+    output = tmp_path / "b" / "trials.csv"
+    with pytest.raises(KeyboardInterrupt):
+        tuning.tune("composition", base, x[:40], x[40:], 3, 0, output, tmp_path / "b")
+    assert not output.exists() and len(json.loads((tmp_path / "b" / "trials.csv.trials.json").read_text())["trials"]) == 2
+    monkeypatch.setattr(tuning, "train_vae", real)
+    resumed = tuning.tune("composition", base, x[:40], x[40:], 3, 0, output, tmp_path / "b")
+    pd.testing.assert_frame_equal(straight.reset_index(drop=True), resumed.reset_index(drop=True))
+    assert not (tmp_path / "b" / "trials.csv.trials.json").exists()

@@ -107,7 +107,7 @@ def best_so_far(runs: pd.DataFrame, pools: dict[str, np.ndarray], png, csv) -> N
             ax.plot(curve["evaluation"], curve["mean"], color=STRATEGY_COLOURS.get(strategy), label=STRATEGY_LABELS.get(strategy, strategy))
             ax.fill_between(curve["evaluation"], curve["mean"] - curve["se"], curve["mean"] + curve["se"], color=STRATEGY_COLOURS.get(strategy), alpha=0.2)
         for p, style in ((1, ":"), (5, "--")):
-            ax.axhline(np.percentile(pool, p), color="k", ls=style, lw=0.7, label=f"{p}th percentile of the pool")
+            ax.axhline(np.percentile(pool, p), color="k", ls=style, lw=0.7, label=f"{p}% of the pool lie below")
         ax.axhline(pool[0], color="k", lw=0.7, label="best in the pool")
         ax.set_title(f"{target} ({len(pool)} materials)")
         ax.set_xlabel("evaluations (materials asked for)")

@@ -83,35 +83,47 @@ class GaussianProcess(Strategy):
 
 
 class TreeParzen(Strategy):
-    """hyperopt's TPE over uniform coordinates, asked one trial at a time."""
+    """hyperopt's TPE asked one trial at a time (same proposals as `fmin` with the same seed).
 
-    def __init__(self, dim: int, seed: int, s: SearchSettings):
+    `space` is a hyperopt search space of named expressions; by default `dim`
+    uniform coordinates of the unit cube, whose proposals come back as an array.
+    """
+
+    def __init__(self, dim: int, seed: int, s: SearchSettings, space: dict | None = None):
         from hyperopt import Trials, hp, tpe
         from hyperopt.base import Domain
 
-        self.dim = dim
-        self.names = [f"x{i}" for i in range(dim)]
-        self.domain = Domain(lambda _: 0.0, {name: hp.uniform(name, 0.0, 1.0) for name in self.names})
+        self.names = [f"x{i}" for i in range(dim)] if space is None else list(space)
+        self.cube = space is None
+        space = space or {name: hp.uniform(name, 0.0, 1.0) for name in self.names}
+        self.domain = Domain(lambda _: 0.0, space)
         self.trials = Trials()
         self.suggest = functools.partial(tpe.suggest, n_startup_jobs=s.initial_points, n_EI_candidates=s.tpe_candidates, verbose=False)
         self.rng = np.random.default_rng(seed)
         self._doc = None
 
-    def ask(self) -> np.ndarray:
+    def ask_vals(self) -> dict:
+        """The next proposal as hyperopt writes it: name -> value (the index of a choice)."""
         ids = self.trials.new_trial_ids(1)
         self._doc = self.suggest(ids, self.domain, self.trials, int(self.rng.integers(2**31 - 1)))[0]
-        vals = self._doc["misc"]["vals"]
-        return np.array([vals[name][0] for name in self.names], dtype=float)
+        return {name: values[0] for name, values in self._doc["misc"]["vals"].items()}
 
-    def tell(self, point: np.ndarray, value: float) -> None:
+    def ask(self) -> np.ndarray:
+        vals = self.ask_vals()
+        return np.array([vals[name] for name in self.names], dtype=float)
+
+    def tell_vals(self, vals: dict, value: float) -> None:
         from hyperopt import JOB_STATE_DONE, STATUS_OK
 
         doc = self._doc
-        doc["misc"]["vals"] = {name: [float(v)] for name, v in zip(self.names, np.clip(point, 0.0, 1.0), strict=True)}
+        doc["misc"]["vals"] = {name: [v] for name, v in vals.items()}
         doc["state"] = JOB_STATE_DONE
         doc["result"] = {"loss": float(value), "status": STATUS_OK}
         self.trials.insert_trial_docs([doc])
         self.trials.refresh()
+
+    def tell(self, point: np.ndarray, value: float) -> None:
+        self.tell_vals({name: float(v) for name, v in zip(self.names, np.clip(point, 0.0, 1.0), strict=True)}, value)
 
 
 def make_strategy(name: str, dim: int, seed: int, s: SearchSettings) -> Strategy:

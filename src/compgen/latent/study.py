@@ -312,3 +312,19 @@ def figures_job(inputs: dict, cfg: dict, outputs) -> None:
     decoded = reconstruct(composition_model, fractions)
     plots.composition_examples(fractions, decoded, formulas, outputs.composition_examples_png, outputs.composition_examples_csv)
     plots.loss_curves({vae: pd.read_csv(inputs[f"{vae}_losses"]) for vae in ("composition", "xrd")}, outputs.losses_png, outputs.losses_csv)
+
+
+# --- opt-in hyper-parameter search -------------------------------------------------------
+
+
+def tune_job(vae: str, inputs: dict, cfg: dict, output, threads: int) -> None:
+    from pathlib import Path
+
+    from compgen.latent.tuning import tune
+
+    use_threads(threads)
+    x, holdout, _ = vae_data(vae, inputs, cfg)
+    t = cfg["tuning"]
+    base = VAESettings.from_config(vae, {**cfg[f"{vae}_vae"], "epochs": t["epochs"], "log_every": t["epochs"], "checkpoint_every": 1})
+    table = tune(vae, base, x[~holdout], x[holdout], t["n_evals"], t["seed"], output, Path(output).parent / "work")
+    log.info("best trial:\n%s", table.head(1).T.to_string())
