@@ -232,7 +232,9 @@ def test_every_job_declares_memory_and_runtime_and_runtimes_follow_the_config(tm
     missing = sorted({rule for rule, res in default if "mem_mb" not in res or "runtime" not in res})
     assert missing == [], f"rules without mem_mb or runtime: {missing}"
     gpu_rules = {rule for rule, res in default if res.get("gpu") == "1"}
-    assert gpu_rules == {"atmo_train", "atmo_sweep_train", "atmo_tune", "elpasolite_train", "hydrides_step1", "hydrides_step2", "hydrides_noise_gan", "latent_vae"}
+    assert gpu_rules == {
+        "atmo_train", "atmo_sweep_train", "atmo_tune", "elpasolite_train", "hydrides_step1", "hydrides_step2", "hydrides_noise_gan", "latent_vae"
+    }  # fmt: skip
     runtime = {rule: int(res["runtime"]) for rule, res in default}
     # atmo_tune trains n_calls x n_folds models
     config["atmo"]["tuning"] = {"n_calls": 5}
