@@ -9,6 +9,9 @@ configfile: "config.yaml"
 validate(config, "schemas/config.schema.yaml", set_default=True)
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/atmo.smk"

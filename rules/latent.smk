@@ -31,7 +31,12 @@ rule latent_vae:
     output:
         model=f"{LATENT_DIR}/models/{{vae}}_vae.pt",
         losses=f"{LATENT_DIR}/models/{{vae}}_vae_losses.csv",
-        reconstruction=f"{LATENT_DIR}/{{vae}}_reconstruction.csv",
+        reconstruction=report(
+            f"{LATENT_DIR}/{{vae}}_reconstruction.csv",
+            caption="../report/latent/vae_reconstruction.rst",
+            category="latent",
+            subcategory="representations",
+        ),
     log:
         f"{LATENT_LOGS}/{{vae}}_vae.log",
     benchmark:
@@ -106,10 +111,25 @@ rule latent_properties:
             }
         ),
     output:
-        table=f"{LATENT_DIR}/property_models.csv",
-        parity_png=f"{LATENT_DIR}/figures/parity.png",
+        table=report(
+            f"{LATENT_DIR}/property_models.csv",
+            caption="../report/latent/property_models.rst",
+            category="latent",
+            subcategory="property models",
+        ),
+        parity_png=report(
+            f"{LATENT_DIR}/figures/parity.png",
+            caption="../report/latent/parity.rst",
+            category="latent",
+            subcategory="property models",
+        ),
         parity_csv=f"{LATENT_DIR}/figures/parity.csv",
-        roc_png=f"{LATENT_DIR}/figures/roc.png",
+        roc_png=report(
+            f"{LATENT_DIR}/figures/roc.png",
+            caption="../report/latent/roc.rst",
+            category="latent",
+            subcategory="property models",
+        ),
         roc_csv=f"{LATENT_DIR}/figures/roc.csv",
     log:
         f"{LATENT_LOGS}/properties.log",
@@ -171,13 +191,33 @@ rule latent_search_summary:
             function=LATENT["search"]["test_functions"]["functions"],
         ),
     output:
-        summary=f"{LATENT_DIR}/search_summary.csv",
+        summary=report(
+            f"{LATENT_DIR}/search_summary.csv",
+            caption="../report/latent/search_summary.rst",
+            category="latent",
+            subcategory="search race",
+        ),
         evaluations=f"{LATENT_DIR}/search_evaluations.csv",
-        curves_png=f"{LATENT_DIR}/figures/best_so_far.png",
+        curves_png=report(
+            f"{LATENT_DIR}/figures/best_so_far.png",
+            caption="../report/latent/best_so_far.rst",
+            category="latent",
+            subcategory="search race",
+        ),
         curves_csv=f"{LATENT_DIR}/figures/best_so_far.csv",
-        test_functions_png=f"{LATENT_DIR}/figures/test_functions.png",
+        test_functions_png=report(
+            f"{LATENT_DIR}/figures/test_functions.png",
+            caption="../report/latent/test_functions.rst",
+            category="latent",
+            subcategory="search race",
+        ),
         test_functions_csv=f"{LATENT_DIR}/figures/test_functions.csv",
-        seconds_png=f"{LATENT_DIR}/figures/seconds_per_iteration.png",
+        seconds_png=report(
+            f"{LATENT_DIR}/figures/seconds_per_iteration.png",
+            caption="../report/latent/seconds_per_iteration.rst",
+            category="latent",
+            subcategory="search race",
+        ),
         seconds_csv=f"{LATENT_DIR}/figures/seconds_per_iteration.csv",
     log:
         f"{LATENT_LOGS}/search_summary.log",
@@ -202,15 +242,40 @@ rule latent_figures:
         composition_losses=f"{LATENT_DIR}/models/composition_vae_losses.csv",
         xrd_losses=f"{LATENT_DIR}/models/xrd_vae_losses.csv",
     output:
-        composition_png=f"{LATENT_DIR}/figures/composition_tsne.png",
+        composition_png=report(
+            f"{LATENT_DIR}/figures/composition_tsne.png",
+            caption="../report/latent/composition_tsne.rst",
+            category="latent",
+            subcategory="representations",
+        ),
         composition_csv=f"{LATENT_DIR}/figures/composition_tsne.csv",
-        xrd_png=f"{LATENT_DIR}/figures/xrd_tsne.png",
+        xrd_png=report(
+            f"{LATENT_DIR}/figures/xrd_tsne.png",
+            caption="../report/latent/xrd_tsne.rst",
+            category="latent",
+            subcategory="representations",
+        ),
         xrd_csv=f"{LATENT_DIR}/figures/xrd_tsne.csv",
-        xrd_examples_png=f"{LATENT_DIR}/figures/xrd_reconstructions.png",
+        xrd_examples_png=report(
+            f"{LATENT_DIR}/figures/xrd_reconstructions.png",
+            caption="../report/latent/xrd_reconstructions.rst",
+            category="latent",
+            subcategory="representations",
+        ),
         xrd_examples_csv=f"{LATENT_DIR}/figures/xrd_reconstructions.csv",
-        composition_examples_png=f"{LATENT_DIR}/figures/composition_reconstructions.png",
+        composition_examples_png=report(
+            f"{LATENT_DIR}/figures/composition_reconstructions.png",
+            caption="../report/latent/composition_reconstructions.rst",
+            category="latent",
+            subcategory="representations",
+        ),
         composition_examples_csv=f"{LATENT_DIR}/figures/composition_reconstructions.csv",
-        losses_png=f"{LATENT_DIR}/figures/vae_losses.png",
+        losses_png=report(
+            f"{LATENT_DIR}/figures/vae_losses.png",
+            caption="../report/latent/vae_losses.rst",
+            category="latent",
+            subcategory="representations",
+        ),
         losses_csv=f"{LATENT_DIR}/figures/vae_losses.csv",
     log:
         f"{LATENT_LOGS}/figures.log",

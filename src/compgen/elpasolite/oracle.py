@@ -27,6 +27,7 @@ import torch
 from scipy.spatial.distance import cdist
 
 from compgen.elpasolite.space import ROW_GROUP, element_index, keys
+from compgen.workflow import Progress
 
 log = logging.getLogger(__name__)
 
@@ -121,23 +122,27 @@ def build_oracle(table: pd.DataFrame, cfg: dict) -> tuple[dict, pd.DataFrame, pd
     twins = table["twin"].to_numpy()
     train, val, test = split_by_twins(table, (cfg["test_fraction"], cfg["validation_fraction"]), cfg["seed"])
     search_rows = first_rows(train, twins, cfg["search_train_size"], cfg["seed"])
+    sizes = [*cfg["learning_curve"], len(train) + len(val)]
+    # The fits grow with the cube of their rows: the full-size ones dominate the ETA's later lines.
+    progress = Progress("oracle fits", len(cfg["sigmas"]) * len(cfg["lambdas"]) + len(sizes) + 1, unit="fit")
     search = []
     for sigma in cfg["sigmas"]:
         for lam in cfg["lambdas"]:
             grid = predict_grid(idx[search_rows], fit(idx[search_rows], y[search_rows], sigma, lam), sigma)
             mae, rmse = errors(table, val, grid)
             search.append({"sigma": sigma, "lambda": lam, "n_train": len(search_rows), "val_mae": mae, "val_rmse": rmse})
-            log.info("sigma %g lambda %g: validation MAE %.4f eV/atom", sigma, lam, mae)
+            progress.advance(f"sigma {sigma:g} lambda {lam:g} on {len(search_rows)} rows: validation MAE {mae:.4f} eV/atom")
     search = pd.DataFrame(search)
     best = search.loc[search["val_mae"].idxmin()]
     sigma, lam = float(best["sigma"]), float(best["lambda"])
     log.info("chosen sigma %g, lambda %g", sigma, lam)
 
     curve = []
-    for n in [*cfg["learning_curve"], len(train) + len(val)]:
+    for n in sizes:
         rows = first_rows(np.concatenate([train, val]), twins, n, cfg["seed"])
         mae, rmse = errors(table, test, predict_grid(idx[rows], fit(idx[rows], y[rows], sigma, lam), sigma))
         curve.append({"n_train": len(rows), "mae": mae, "rmse": rmse})
-        log.info("learning curve: %d training rows -> test MAE %.4f, RMSE %.4f eV/atom", len(rows), mae, rmse)
+        progress.advance(f"learning curve: {len(rows)} training rows -> test MAE {mae:.4f}, RMSE {rmse:.4f} eV/atom")
     grid = predict_grid(idx, fit(idx, y, sigma, lam), sigma)
+    progress.advance(f"final fit on all {len(y)} rows")
     return {"sigma": sigma, "lambda": lam, "n_test": len(test)}, search, pd.DataFrame(curve), grid

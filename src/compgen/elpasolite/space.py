@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core.periodic_table import Element
 
+from compgen.workflow import Progress
+
 SITES = "ABCD"
 N_ROWS, N_GROUPS = 6, 8
 ELEMENT_Z = [*range(1, 21), *range(31, 39), *range(49, 57), *range(81, 84)]
@@ -107,6 +109,7 @@ def collect_valid(n: int, draw, what: str, max_draws: int | None = None) -> tupl
     """
     max_draws = max_draws or 100 * n
     found, n_valid, n_invalid = [], 0, 0
+    progress, step = Progress(what, n, unit="sample"), max(n // 10, 1)  # a log line per tenth
     while n_valid < n:
         if n_valid + n_invalid >= max_draws:
             raise SamplingError(f"{what}: {n_valid + n_invalid} draws gave {n_valid} valid compositions of the {n} asked for; giving up")
@@ -118,6 +121,8 @@ def collect_valid(n: int, draw, what: str, max_draws: int | None = None) -> tupl
         n_invalid += int((~ok).sum())
         n_valid += int(ok.sum())
         found.append(batch[ok])
+        if n_valid // step > progress.done // step or n_valid >= n:
+            progress.advance_by(n_valid - progress.done, f"valid ({n_invalid} invalid draws)")
     return np.concatenate(found), n_invalid
 
 
