@@ -10,7 +10,7 @@ CORES ?= all
 GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); if [ "$$n" -gt 0 ]; then echo $$n; else nproc; fi)
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test setup clean-venv
+.PHONY: run test report setup clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ setup: $(INSTALLED)
 
 run: $(INSTALLED)
 	$(VENV)/bin/snakemake --cores $(CORES) --resources gpu=$(GPU_SLOTS)
+
+# One HTML page with every figure and main table of the last run, captions beside the papers' numbers.
+report: $(INSTALLED)
+	$(VENV)/bin/snakemake --report results/report.html
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest

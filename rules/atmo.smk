@@ -52,8 +52,18 @@ rule atmo_evaluate:
         split=ATMO_SPLIT,
     output:
         deltas=f"{ATMO_DIR}/deltas.parquet",
-        summary=f"{ATMO_DIR}/delta_summary.csv",
-        summary_unseen=f"{ATMO_DIR}/delta_summary_unseen.csv",
+        summary=report(
+            f"{ATMO_DIR}/delta_summary.csv",
+            caption="../report/atmo/delta_summary.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
+        summary_unseen=report(
+            f"{ATMO_DIR}/delta_summary_unseen.csv",
+            caption="../report/atmo/delta_summary_unseen.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
         nsample_curve=f"{ATMO_DIR}/nsample_curve.csv",
     log:
         f"{ATMO_LOGS}/evaluate.log",
@@ -96,9 +106,19 @@ rule atmo_generated_figures:
         generated=f"{ATMO_DIR}/generated.parquet",
         split=ATMO_SPLIT,
     output:
-        ratio_png=f"{ATMO_DIR}/figures/element_ratio.png",
+        ratio_png=report(
+            f"{ATMO_DIR}/figures/element_ratio.png",
+            caption="../report/atmo/element_ratio.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
         ratio_csv=f"{ATMO_DIR}/figures/element_ratio.csv",
-        umap_png=f"{ATMO_DIR}/figures/umap.png",
+        umap_png=report(
+            f"{ATMO_DIR}/figures/umap.png",
+            caption="../report/atmo/umap.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
         umap_csv=f"{ATMO_DIR}/figures/umap.csv",
     log:
         f"{ATMO_LOGS}/generated_figures.log",
@@ -119,11 +139,26 @@ rule atmo_figures:
         deltas=f"{ATMO_DIR}/deltas.parquet",
         nsample_curve=f"{ATMO_DIR}/nsample_curve.csv",
     output:
-        delta_png=f"{ATMO_DIR}/figures/delta_distributions.png",
+        delta_png=report(
+            f"{ATMO_DIR}/figures/delta_distributions.png",
+            caption="../report/atmo/delta_distributions.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
         delta_csv=f"{ATMO_DIR}/figures/delta_distributions.csv",
-        nsample_png=f"{ATMO_DIR}/figures/nsample_curve.png",
+        nsample_png=report(
+            f"{ATMO_DIR}/figures/nsample_curve.png",
+            caption="../report/atmo/nsample_curve.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
         nsample_csv=f"{ATMO_DIR}/figures/nsample_curve.csv",
-        losses_png=f"{ATMO_DIR}/figures/loss_curves.png",
+        losses_png=report(
+            f"{ATMO_DIR}/figures/loss_curves.png",
+            caption="../report/atmo/loss_curves.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
         losses_csv=f"{ATMO_DIR}/figures/loss_curves.csv",
     log:
         f"{ATMO_LOGS}/figures.log",
@@ -165,7 +200,12 @@ rule atmo_sweep:
         split=ATMO_SPLIT,
     output:
         csv=f"{ATMO_DIR}/figures/fraction_sweep.csv",
-        png=f"{ATMO_DIR}/figures/fraction_sweep.png",
+        png=report(
+            f"{ATMO_DIR}/figures/fraction_sweep.png",
+            caption="../report/atmo/fraction_sweep.rst",
+            category="atmo",
+            subcategory="translation",
+        ),
     log:
         f"{ATMO_LOGS}/sweep.log",
     conda:
@@ -211,7 +251,12 @@ rule atmo_dimension:
         "results/datasets/atmo.parquet",
     output:
         accuracy="results/atmo/dimension/cv_accuracy.csv",
-        png="results/atmo/dimension/cv_accuracy.png",
+        png=report(
+            "results/atmo/dimension/cv_accuracy.png",
+            caption="../report/atmo/cv_accuracy.rst",
+            category="atmo",
+            subcategory="dimensionality",
+        ),
         params="results/atmo/dimension/best_params.json",
     log:
         "logs/atmo/dimension.log",
@@ -236,9 +281,19 @@ rule atmo_tandem:
         model=f"{ATMO_DIR}/models/{ATMO_MODEL.format(model='augcyc', fold=0, seed=ATMO['seeds'][0])}.pt",
         params=rules.atmo_dimension.output.params,
     output:
-        bars_png=f"{ATMO_DIR}/tandem/dimension_shares.png",
+        bars_png=report(
+            f"{ATMO_DIR}/tandem/dimension_shares.png",
+            caption="../report/atmo/dimension_shares.rst",
+            category="atmo",
+            subcategory="dimensionality",
+        ),
         bars_csv=f"{ATMO_DIR}/tandem/dimension_shares.csv",
-        umap_png=f"{ATMO_DIR}/tandem/umap.png",
+        umap_png=report(
+            f"{ATMO_DIR}/tandem/umap.png",
+            caption="../report/atmo/tandem_umap.rst",
+            category="atmo",
+            subcategory="dimensionality",
+        ),
         umap_csv=f"{ATMO_DIR}/tandem/umap.csv",
     log:
         f"{ATMO_LOGS}/tandem.log",

@@ -46,7 +46,11 @@ rule dataset_figure:
     input:
         "results/datasets/{dataset}.parquet",
     output:
-        png="results/datasets/figures/{dataset}.png",
+        png=report(
+            "results/datasets/figures/{dataset}.png",
+            caption="../report/datasets/dataset.rst",
+            category="datasets",
+        ),
         elements="results/datasets/figures/{dataset}_elements.csv",
         values="results/datasets/figures/{dataset}_values.csv",
     log:
@@ -67,7 +71,11 @@ rule dataset_summary:
         tables=expand("results/datasets/{dataset}.parquet", dataset=DATASETS),
         rejects=expand("results/datasets/{dataset}.rejects.parquet", dataset=DATASETS),
     output:
-        "results/datasets/summary.csv",
+        report(
+            "results/datasets/summary.csv",
+            caption="../report/datasets/summary.rst",
+            category="datasets",
+        ),
     log:
         "logs/datasets/summary.log",
     conda:

@@ -8,11 +8,21 @@ rule elpasolite_space:
     output:
         space="results/elpasolite/space.parquet",
         class_table="results/elpasolite/class_table.npy",
-        classes="results/elpasolite/class_sizes.csv",
+        classes=report(
+            "results/elpasolite/class_sizes.csv",
+            caption="../report/elpasolite/class_sizes.rst",
+            category="elpasolite",
+            subcategory="oracle and space",
+        ),
         oracle_metrics="results/elpasolite/oracle_metrics.csv",
         oracle_search="results/elpasolite/oracle_search.csv",
         oracle_json="results/elpasolite/oracle.json",
-        oracle_png="results/elpasolite/figures/oracle_learning_curve.png",
+        oracle_png=report(
+            "results/elpasolite/figures/oracle_learning_curve.png",
+            caption="../report/elpasolite/oracle_learning_curve.rst",
+            category="elpasolite",
+            subcategory="oracle and space",
+        ),
     log:
         "logs/elpasolite/space.log",
     benchmark:
@@ -80,7 +90,12 @@ rule elpasolite_evaluate:
         class_table="results/elpasolite/class_table.npy",
     output:
         per_seed="results/elpasolite/metrics_per_seed.csv",
-        summary="results/elpasolite/metrics_summary.csv",
+        summary=report(
+            "results/elpasolite/metrics_summary.csv",
+            caption="../report/elpasolite/metrics_summary.rst",
+            category="elpasolite",
+            subcategory="generators",
+        ),
         charge_balance="results/elpasolite/charge_balance.csv",
     log:
         "logs/elpasolite/evaluate.log",
@@ -107,11 +122,26 @@ rule elpasolite_figures:
         space="results/elpasolite/space.parquet",
         class_table="results/elpasolite/class_table.npy",
     output:
-        energy_png="results/elpasolite/figures/sample_energies.png",
+        energy_png=report(
+            "results/elpasolite/figures/sample_energies.png",
+            caption="../report/elpasolite/sample_energies.rst",
+            category="elpasolite",
+            subcategory="generators",
+        ),
         energy_csv="results/elpasolite/figures/sample_energies.csv",
-        sites_png="results/elpasolite/figures/site_distributions.png",
+        sites_png=report(
+            "results/elpasolite/figures/site_distributions.png",
+            caption="../report/elpasolite/site_distributions.rst",
+            category="elpasolite",
+            subcategory="generators",
+        ),
         sites_csv="results/elpasolite/figures/site_distributions.csv",
-        discovery_png="results/elpasolite/figures/discovery_curves.png",
+        discovery_png=report(
+            "results/elpasolite/figures/discovery_curves.png",
+            caption="../report/elpasolite/discovery_curves.rst",
+            category="elpasolite",
+            subcategory="generators",
+        ),
         discovery_csv="results/elpasolite/figures/discovery_curves.csv",
     log:
         "logs/elpasolite/figures.log",
@@ -136,7 +166,12 @@ rule elpasolite_training_size:
         class_table="results/elpasolite/class_table.npy",
     output:
         per_seed="results/elpasolite/training_size_per_seed.csv",
-        png="results/elpasolite/figures/training_size.png",
+        png=report(
+            "results/elpasolite/figures/training_size.png",
+            caption="../report/elpasolite/training_size.rst",
+            category="elpasolite",
+            subcategory="generators",
+        ),
         csv="results/elpasolite/figures/training_size.csv",
     log:
         "logs/elpasolite/training_size.log",

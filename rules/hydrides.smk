@@ -81,12 +81,24 @@ rule hydrides_candidates:
         dataset="results/datasets/hydrides.parquet",
     output:
         candidates=f"{HYDRIDES_DIR}/candidates.parquet",
-        table2=f"{HYDRIDES_DIR}/table2.csv",
+        table2=report(
+            f"{HYDRIDES_DIR}/table2.csv",
+            caption="../report/hydrides/table2.rst",
+            category="hydrides",
+        ),
         table2_per_seed=f"{HYDRIDES_DIR}/table2_per_seed.csv",
         structures=directory(f"{HYDRIDES_DIR}/structures/generated"),
-        table2_png=f"{HYDRIDES_DIR}/figures/table2.png",
+        table2_png=report(
+            f"{HYDRIDES_DIR}/figures/table2.png",
+            caption="../report/hydrides/table2_bars.rst",
+            category="hydrides",
+        ),
         table2_csv=f"{HYDRIDES_DIR}/figures/table2.csv",
-        distances_png=f"{HYDRIDES_DIR}/figures/first_neighbour_distances.png",
+        distances_png=report(
+            f"{HYDRIDES_DIR}/figures/first_neighbour_distances.png",
+            caption="../report/hydrides/first_neighbour_distances.rst",
+            category="hydrides",
+        ),
         distances_csv=f"{HYDRIDES_DIR}/figures/first_neighbour_distances.csv",
     log:
         f"{HYDRIDES_LOGS}/candidates.log",
@@ -132,11 +144,23 @@ rule hydrides_relax:
     output:
         relaxed=f"{HYDRIDES_DIR}/relaxed_candidates.parquet",
         known=f"{HYDRIDES_DIR}/relaxed_known.csv",
-        sun=f"{HYDRIDES_DIR}/sun.csv",
+        sun=report(
+            f"{HYDRIDES_DIR}/sun.csv",
+            caption="../report/hydrides/sun.rst",
+            category="hydrides",
+        ),
         structures=directory(f"{HYDRIDES_DIR}/structures/relaxed"),
-        hull_png=f"{HYDRIDES_DIR}/figures/hull.png",
+        hull_png=report(
+            f"{HYDRIDES_DIR}/figures/hull.png",
+            caption="../report/hydrides/hull.rst",
+            category="hydrides",
+        ),
         hull_csv=f"{HYDRIDES_DIR}/figures/hull.csv",
-        best_png=f"{HYDRIDES_DIR}/figures/best_candidates.png",
+        best_png=report(
+            f"{HYDRIDES_DIR}/figures/best_candidates.png",
+            caption="../report/hydrides/best_candidates.rst",
+            category="hydrides",
+        ),
         best_csv=f"{HYDRIDES_DIR}/figures/best_candidates.csv",
     log:
         f"{HYDRIDES_LOGS}/relax.log",
@@ -160,7 +184,11 @@ rule hydrides_figures:
     input:
         unpack(hydrides_loss_files),
     output:
-        losses_png=f"{HYDRIDES_DIR}/figures/loss_curves.png",
+        losses_png=report(
+            f"{HYDRIDES_DIR}/figures/loss_curves.png",
+            caption="../report/hydrides/loss_curves.rst",
+            category="hydrides",
+        ),
         losses_csv=f"{HYDRIDES_DIR}/figures/loss_curves.csv",
     log:
         f"{HYDRIDES_LOGS}/figures.log",

@@ -104,3 +104,27 @@ def test_figures_and_their_csvs_exist(built):
         assert set(values["column"]) == set(DATASETS[name]["values"])
         for column in DATASETS[name]["values"]:
             assert values.loc[values["column"] == column, "count"].sum() == EXPECTED_ROWS[name]
+
+
+def test_every_figure_and_main_table_goes_into_the_report_with_a_caption():
+    """Every PNG a rule writes, and each study's main tables, are report() items whose caption file exists."""
+    import re
+
+    main_tables = {"summary.csv", "delta_summary.csv", "delta_summary_unseen.csv", "metrics_summary.csv", "class_sizes.csv", "table2.csv",
+                   "sun.csv", "property_models.csv", "search_summary.csv", "{vae}_reconstruction.csv"}  # fmt: skip
+    captions, figures = 0, 0
+    for smk in sorted((ROOT / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for match in re.finditer(r'(report\(\s*)?f?"([^"\n]+\.(?:png|csv))"(,\s*caption="([^"]+)")?', text):
+            wrapped, path, _, caption = match.groups()
+            name = path.rsplit("/", 1)[-1].replace("{{", "{").replace("}}", "}")
+            if not (path.endswith(".png") or (name in main_tables and "/figures/" not in path)):
+                continue
+            if "input:" in text[: match.start()].rsplit("output:", 1)[-1]:
+                continue  # read by a later rule, not written
+            assert wrapped and caption, f"{smk.name}: {path} is not a report() item with a caption"
+            assert (smk.parent / caption).is_file(), f"{smk.name}: caption {caption} of {path} does not exist"
+            captions += 1
+            figures += path.endswith(".png")
+    assert figures >= 30 and captions >= 40
+    assert (ROOT / "report" / "workflow.rst").is_file() and 'report: "report/workflow.rst"' in (ROOT / "Snakefile").read_text()
