@@ -10,7 +10,7 @@ CORES ?= all
 GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); if [ "$$n" -gt 0 ]; then echo $$n; else nproc; fi)
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test report setup clean-venv
+.PHONY: run test report cluster setup clean-venv
 
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ run: $(INSTALLED)
 # One HTML page with every figure and main table of the last run, captions beside the papers' numbers.
 report: $(INSTALLED)
 	$(VENV)/bin/snakemake --report results/report.html
+
+# A one-node SLURM cluster with accounting (Debian's slurm-wlm, slurmdbd, munge, MariaDB) for
+# the cluster test and for trying profiles/slurm; needs root. `make test` never installs it.
+cluster: $(INSTALLED)
+	$(VENV)/bin/python -m pip install --quiet -e '.[slurm]'
+	profiles/slurm/testcluster/start.sh
 
 test: $(INSTALLED)
 	$(VENV)/bin/python -m pytest

@@ -1,3 +1,4 @@
+import copy
 import os
 import subprocess
 import sys
@@ -28,8 +29,12 @@ def default_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str):
-    """Run the workflow's Snakefile with `config` in `workdir`; return the completed process."""
+def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None):
+    """Run the workflow's Snakefile with `config` in `workdir`; return the completed process.
+
+    `timeout`: seconds, after which the run gets SIGTERM and, 10 s later, SIGKILL (on
+    SIGTERM alone Snakemake keeps waiting for the jobs it submitted).
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
@@ -37,6 +42,7 @@ def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path |
     if mirror is not None:
         env["COMPGEN_DATA_MIRROR"] = str(mirror)
     command = [
+        *(["timeout", "-k", "10", str(timeout)] if timeout else []),
         sys.executable, "-m", "snakemake",
         "--snakefile", str(ROOT / "Snakefile"),
         "--directory", str(workdir),
@@ -65,3 +71,26 @@ def elpasolite_settings(kind: str, **overrides):
 
     values = {**defaults(f"elpasolite.{kind}"), "seed": 0, **({"target_class": 1} if kind == "dqn" else {})}
     return GENERATORS[kind].settings(**{**values, **overrides})
+
+
+TINY_LATENT = {
+    "subsample": {"mp_e_form": 3000, "mp_gap": 3000, "perovskites": 900},
+    "composition_vae": {"epochs": 2, "log_every": 1, "checkpoint_every": 1},
+    "xrd_vae": {"epochs": 1, "units": [40, 20], "filters": [4, 4, 4]},
+    "properties": {"folds": 2, "xgboost": {"n_estimators": 20, "max_depth": 3}},
+    "embedding": {"points": 200, "examples": 2},
+    "search": {"budget": "tiny", "budgets": {"tiny": {"evaluations": 12, "seeds": 2}},
+               "test_functions": {"evaluations": 12, "seeds": 2}},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def tiny_latent(tmp_path_factory, mirror, default_config):
+    """A workdir where the tiny latent study ran through Snakemake, and its config."""
+    config = copy.deepcopy(default_config)
+    for key, value in TINY_LATENT.items():
+        config["latent"][key] = {**config["latent"][key], **value} if isinstance(value, dict) else value
+    work = tmp_path_factory.mktemp("latent") / "work"
+    result = run_workflow(work, ["latent"], config, mirror)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work, config

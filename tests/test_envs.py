@@ -97,3 +97,7 @@ def test_gpu_rules_declare_their_resources_and_the_slurm_profile_places_them():
         body = RULES[name][1]
         assert "mem_mb=" in body and "runtime=" in body, f"{name} lacks mem_mb or runtime"
         assert "slurm_partition" in profile["set-resources"].get(name, {}), f"{name} is not placed by profiles/slurm"
+    # CPU jobs never ask for a GPU: no default does, and only GPU rules are placed on the GPU partition
+    assert not {"gpu", "gres", "gpu_model"} & set(profile["default-resources"])
+    placed_on_gpus = {name for name, resources in profile["set-resources"].items() if resources.get("slurm_partition") == "gpu"}
+    assert placed_on_gpus == set(gpu_rules)

@@ -1,6 +1,5 @@
 """The latent study: fraction vectors, XRD patterns, the VAEs, property scores, the search race, a tiny run."""
 
-import copy
 import json
 import math
 
@@ -221,29 +220,6 @@ def test_race_summary_counts_by_hand():
     assert summary["best_mean"] == 1.0 and summary["best_se"] == pytest.approx(1.0)  # bests 0 and 2
     # 5th percentile of 0..9 is 0.45 (one run below), 25th is 2.25 (both)
     assert summary["sr5"] == 0.5 and summary["sr25"] == 1.0
-
-
-TINY_LATENT = {
-    "subsample": {"mp_e_form": 3000, "mp_gap": 3000, "perovskites": 900},
-    "composition_vae": {"epochs": 2, "log_every": 1, "checkpoint_every": 1},
-    "xrd_vae": {"epochs": 1, "units": [40, 20], "filters": [4, 4, 4]},
-    "properties": {"folds": 2, "xgboost": {"n_estimators": 20, "max_depth": 3}},
-    "embedding": {"points": 200, "examples": 2},
-    "search": {"budget": "tiny", "budgets": {"tiny": {"evaluations": 12, "seeds": 2}},
-               "test_functions": {"evaluations": 12, "seeds": 2}},
-}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def tiny_latent(tmp_path_factory, mirror, default_config):
-    """A workdir where the tiny latent study ran through Snakemake, and its config."""
-    config = copy.deepcopy(default_config)
-    for key, value in TINY_LATENT.items():
-        config["latent"][key] = {**config["latent"][key], **value} if isinstance(value, dict) else value
-    work = tmp_path_factory.mktemp("latent") / "work"
-    result = run_workflow(work, ["latent"], config, mirror)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return work, config
 
 
 @pytest.mark.e2e

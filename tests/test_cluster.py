@@ -1,0 +1,126 @@
+"""The slurm profile on a real SLURM cluster with accounting.
+
+`make cluster` (profiles/slurm/testcluster/start.sh) installs and starts a one-node
+cluster from Debian's packages; `.ci/run` calls it before the tests. Here the tiny latent
+study is submitted through `--profile profiles/slurm` with the small override of
+profiles/slurm/testcluster/override.yaml (the test account, both partitions on the one
+node, no GPU requests on a node without GPUs), and compared with the same study run
+locally. Without the SLURM binaries the test is skipped with that reason; under CI it fails.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+from collections import Counter
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from conftest import ROOT, run_workflow
+
+TIMEOUT = 900  # seconds for one cluster run; a hung run must not hang the suite
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    missing = [binary for binary in ("sbatch", "sacct", "sinfo", "sacctmgr") if shutil.which(binary) is None]
+    if missing:
+        reason = f"SLURM binaries {missing} are not installed; `make cluster` installs and starts a one-node cluster"
+    elif importlib.util.find_spec("snakemake_executor_plugin_slurm") is None:
+        reason = "the SLURM executor plugin is not installed: pip install -e '.[slurm]' (`make cluster` does)"
+    elif "up" not in subprocess.run(["sinfo", "-h", "-o", "%a"], capture_output=True, text=True).stdout:
+        reason = "no SLURM partition is up; `make cluster` starts the one-node cluster"
+    elif subprocess.run(["sacctmgr", "-n", "list", "cluster"], capture_output=True).returncode != 0:
+        reason = "SLURM runs without accounting (slurmdbd); the executor plugin's sacct queries would wait forever"
+    else:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI must run the cluster test: {reason}")
+    pytest.skip(reason)
+
+
+def slurm_profile(directory):
+    """profiles/slurm with the test cluster's override laid over it, written to `directory`."""
+    profile = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+    override = yaml.safe_load((ROOT / "profiles" / "slurm" / "testcluster" / "override.yaml").read_text())
+    gpu_rules = override.pop("gpu-rules-resources")
+    for key, value in override.items():
+        profile[key] = {**profile.get(key, {}), **value} if isinstance(value, dict) else value
+    for resources in profile["set-resources"].values():
+        resources.update(gpu_rules)
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "config.yaml").write_text(yaml.safe_dump(profile))
+    return directory
+
+
+def accounted_jobs(since: str) -> pd.DataFrame:
+    """sacct's allocations since `since`: state, requested memory and time limit, and the rule in the plugin's comment."""
+    out = subprocess.run(
+        ["sacct", "-X", "-P", "-n", "-S", since, "-o", "JobID,State,ReqMem,Timelimit,Comment%200"], capture_output=True, text=True, check=True
+    ).stdout
+    rows = [line.split("|") for line in out.strip().splitlines() if line]
+    return pd.DataFrame(rows, columns=["job", "state", "mem", "time", "comment"])
+
+
+def _now() -> str:
+    return datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+@pytest.mark.e2e
+def test_tiny_latent_study_through_the_slurm_profile(cluster, tiny_latent, tmp_path, mirror):
+    local, config = tiny_latent
+    profile = slurm_profile(tmp_path / "profile")
+    work = tmp_path / "cluster"
+    since = _now()
+    result = run_workflow(work, ["latent"], config, mirror, "--profile", str(profile), timeout=TIMEOUT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    # every output of the local run, and the deterministic ones equal to it
+    local_files = {p.relative_to(local) for p in (local / "results").rglob("*") if p.is_file()}
+    cluster_files = {p.relative_to(work) for p in (work / "results").rglob("*") if p.is_file()}
+    assert local_files <= cluster_files, sorted(local_files - cluster_files)[:5]
+    for name in ("results/datasets/perovskites.parquet", "results/datasets/mp_gap.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(local / name), pd.read_parquet(work / name))
+    xrd_local, xrd_cluster = (pd.read_parquet(w / "results/latent/xrd.parquet") for w in (local, work))
+    assert xrd_local["crystal_system"].equals(xrd_cluster["crystal_system"])
+    np.testing.assert_array_equal(np.stack(xrd_local["pattern"]), np.stack(xrd_cluster["pattern"]))
+    latents_local, latents_cluster = (pd.read_parquet(w / "results/latent/perovskite_latents.parquet") for w in (local, work))
+    for column in ("z_composition", "z_xrd"):  # seeded training on the same number of threads
+        np.testing.assert_array_equal(np.stack(latents_local[column]), np.stack(latents_cluster[column]))
+    runs = [pd.read_csv(w / "results/latent/search_evaluations.csv").drop(columns=["seconds"]) for w in (local, work)]
+    pd.testing.assert_frame_equal(*runs)
+    pd.testing.assert_frame_equal(*(pd.read_csv(w / "results/latent/property_models.csv") for w in (local, work)))
+
+    # sacct: one allocation per rule instance, each with the memory and time limit its rule declares
+    jobs = accounted_jobs(since)
+    assert (jobs["state"] == "COMPLETED").all(), jobs[jobs["state"] != "COMPLETED"]
+    assert Counter(jobs["comment"]).most_common(1)[0][1] == 1  # no rule instance ran twice
+    rules = Counter(comment.removeprefix("rule_").split("_wildcards_")[0] for comment in jobs["comment"])
+    assert rules == {"dataset": 3, "latent_xrd": 1, "latent_vae": 2, "latent_encode": 1, "latent_property": 8, "latent_properties": 1,
+                     "latent_search": 8, "latent_test_function": 3, "latent_search_summary": 1, "latent_figures": 1}  # fmt: skip
+    by_comment = jobs.set_index("comment")
+    assert by_comment.loc["rule_latent_xrd", ["mem", "time"]].tolist() == ["4000M", "00:30:00"]
+    # the XRD VAE's limit follows its epochs: 10 + ceil(3 x 1 epoch x 65 s / 60) minutes
+    assert by_comment.loc["rule_latent_vae_wildcards_xrd", ["mem", "time"]].tolist() == ["6000M", "00:14:00"]
+    print(jobs.head(8).to_string(index=False))  # the closing note quotes a few lines
+
+    # a deleted model: only what depends on it is submitted again
+    (work / "results/latent/models/composition_vae.pt").unlink()
+    since = _now()
+    result = run_workflow(work, ["results/latent/mp_latents.parquet"], config, mirror, "--profile", str(profile), timeout=TIMEOUT)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    again = accounted_jobs(since)
+    assert sorted(again["comment"]) == ["rule_latent_encode", "rule_latent_vae_wildcards_composition"]
+
+    # a job that fails is reported failed, and Snakemake exits non-zero
+    broken = {**config, "latent": {**config["latent"], "search": {**config["latent"]["search"], "budgets": {"tiny": {"evaluations": 5000, "seeds": 1}}}}}
+    since = _now()
+    result = run_workflow(work, ["results/latent/search/gap_near_1p5_random_choice.parquet"], broken, mirror, "--profile", str(profile), timeout=TIMEOUT)
+    assert result.returncode != 0
+    assert "5000 evaluations asked of a pool of" in result.stdout + result.stderr
+    failed = accounted_jobs(since)
+    assert failed["comment"].tolist() == ["rule_latent_search_wildcards_gap_near_1p5_random_choice"]
+    assert failed["state"].tolist() == ["FAILED"]
