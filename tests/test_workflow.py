@@ -128,3 +128,21 @@ def test_every_figure_and_main_table_goes_into_the_report_with_a_caption():
             figures += path.endswith(".png")
     assert figures >= 30 and captions >= 40
     assert (ROOT / "report" / "workflow.rst").is_file() and 'report: "report/workflow.rst"' in (ROOT / "Snakefile").read_text()
+
+
+def test_progress_lines_give_count_rate_and_eta_and_count_only_this_runs_work(caplog):
+    import logging
+
+    from compgen.workflow import Progress
+
+    ticks = iter([0.0, 2.0, 4.0])
+    progress = Progress("relaxations", 10, unit="relaxation", done=4)  # a resumed job: 4 done before
+    progress._clock = lambda: next(ticks)
+    progress._began = progress._clock()
+    with caplog.at_level(logging.INFO, logger="compgen.progress"):
+        progress.advance("first")  # 1 in 2 s: 0.5/s, 5 left -> 10 s
+        progress.advance_by(3, "more")  # 4 in 4 s: 1/s, 2 left -> 2 s
+    assert caplog.messages == [
+        "relaxations 5/10 first  (0.50 relaxations/s, ETA 0:00:10)",
+        "relaxations 8/10 more  (1.00 relaxations/s, ETA 0:00:02)",
+    ]

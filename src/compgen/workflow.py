@@ -47,10 +47,11 @@ def failure_line(error: BaseException) -> str:
 class Progress:
     """A log line with count, rate and ETA for a job's long loop of known length."""
 
-    def __init__(self, what: str, total: int, unit: str = "step"):
+    def __init__(self, what: str, total: int, unit: str = "step", done: int = 0):
+        """`done`: already finished before this run (a resumed job); the rate counts only this run's."""
         import time
 
-        self.what, self.total, self.unit, self.done = what, total, unit, 0
+        self.what, self.total, self.unit, self.done, self._start = what, total, unit, done, done
         self._clock = time.perf_counter
         self._began = self._clock()
         self._log = logging.getLogger("compgen.progress")
@@ -62,6 +63,6 @@ class Progress:
         from datetime import timedelta
 
         self.done += count
-        rate = self.done / max(self._clock() - self._began, 1e-9)
-        eta = timedelta(seconds=round((self.total - self.done) / rate))
+        rate = (self.done - self._start) / max(self._clock() - self._began, 1e-9)
+        eta = timedelta(seconds=round((self.total - self.done) / rate)) if rate > 0 else "?"
         self._log.info("%s %d/%d %s  (%.2f %ss/s, ETA %s)", self.what, self.done, self.total, note, rate, self.unit, eta)

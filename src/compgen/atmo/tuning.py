@@ -24,6 +24,7 @@ from compgen.atmo.evaluate import evaluate_fold
 from compgen.atmo.train import TrainSettings, load_model, train
 from compgen.io import atomic_path, write_csv
 from compgen.training import use_threads
+from compgen.workflow import Progress
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ def tune(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, n_
     if len(done):
         log.info("resuming: %d of %d calls already in %s", len(done), n_calls, progress)
 
+    calls = Progress("atmo tuning", n_calls, unit="call", done=len(done))
+
     def objective(x: list) -> float:
         settings = dataclasses.replace(base, **dict(zip(NAMES, (v.item() if hasattr(v, "item") else v for v in x), strict=True)))
         value = mean_delta_sample(pools, settings, n_folds, n_sample, seed)
@@ -65,7 +68,7 @@ def tune(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, n_
         done = call if done.empty else pd.concat([done, call], ignore_index=True)
         with atomic_path(progress) as tmp:
             done.to_csv(tmp, index=False)
-        log.info("call %d/%d: %s -> mean Δ_sample %.4f", len(done), n_calls, dict(zip(NAMES, x, strict=True)), value)
+        calls.advance(f"{dict(zip(NAMES, x, strict=True))} -> mean Δ_sample {value:.4f}")
         return value
 
     remaining = n_calls - len(done)

@@ -76,8 +76,7 @@ def tune(vae: str, base: VAESettings, train: np.ndarray, holdout: np.ndarray, n_
     for trial in done:  # replay: the same seeds give the same proposals
         tpe.ask_vals()
         tpe.tell_vals(trial["vals"], trial["loss"])
-    progress = Progress(f"{vae} VAE search", n_evals, unit="trial")
-    progress.done = len(done)
+    progress = Progress(f"{vae} VAE search", n_evals, unit="trial", done=len(done))
     for number in range(len(done), n_evals):
         vals = tpe.ask_vals()
         trial_settings = settings_of(vals, base)
