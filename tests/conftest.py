@@ -77,10 +77,10 @@ TINY_LATENT = {
     "subsample": {"mp_e_form": 3000, "mp_gap": 3000, "perovskites": 900},
     "composition_vae": {"epochs": 2, "log_every": 1, "checkpoint_every": 1},
     "xrd_vae": {"epochs": 1, "units": [40, 20], "filters": [4, 4, 4]},
-    "properties": {"folds": 2, "xgboost": {"n_estimators": 20, "max_depth": 3}},
+    "properties": {"tasks": ["mp_metal", "perovskite_heat"], "folds": 2, "xgboost": {"n_estimators": 20, "max_depth": 3}},
     "embedding": {"points": 200, "examples": 2},
     "search": {"budget": "tiny", "budgets": {"tiny": {"evaluations": 12, "seeds": 2}},
-               "test_functions": {"evaluations": 12, "seeds": 2}},
+               "test_functions": {"functions": ["branin"], "evaluations": 12, "seeds": 2}},
 }  # fmt: skip
 
 

@@ -235,9 +235,10 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_latent):
     reconstruction = pd.read_csv(out / "composition_reconstruction.csv").iloc[0]
     assert 0 <= reconstruction["element_set_match"] <= 1 and reconstruction["n"] > 0
     models = pd.read_csv(out / "property_models.csv")
-    assert set(models["task"]) == set(LATENT_TASKS) and set(models["features"]) == {"latent", "magpie"}
-    formation = models[(models["task"] == "mp_formation_energy") & (models["metric"] == "r2")]
-    assert formation["si"].eq(0.93).all() and len(formation) == 2
+    assert set(models["task"]) == {"mp_metal", "perovskite_heat"} and set(models["features"]) == {"latent", "magpie"}
+    assert set(models.loc[models["task"] == "perovskite_heat", "metric"]) == {"r2", "mae", "rmse"}
+    auc = models[(models["task"] == "mp_metal") & (models["metric"] == "roc_auc")]
+    assert auc["si"].eq(0.93).all() and len(auc) == 2 and auc["mean"].between(0.5, 1).all()
     runs = pd.read_csv(out / "search_evaluations.csv")
     assert len(runs) == 2 * 4 * 2 * 12  # targets x strategies x seeds x evaluations
     assert runs.groupby(["target", "strategy", "seed"])["material_id"].nunique().eq(12).all()  # nobody asked twice
@@ -269,7 +270,7 @@ def test_report_of_the_tiny_study_holds_every_figure_and_table_with_its_caption(
             assert name in html, name
     assert "compgen: generative models of chemical compositions" in html  # the front page
     assert "1,601-point Cu K-alpha" in html and "100 element fractions" in html  # both VAEs' captions, chosen by wildcard
-    assert "R² 0.93, MAE 0.19" in html  # the SI's numbers beside ours
+    assert "MAE 0.19, RMSE 0.29" in html  # the SI's numbers beside ours
 
 
 def test_a_killed_vae_search_resumes_with_the_same_trials(tmp_path, monkeypatch):

@@ -73,11 +73,15 @@ def roc(predictions: dict[tuple[str, str], pd.DataFrame], labels: dict[str, str]
         frames.append(curve)
         auc = roc_auc(table["y"].to_numpy(), table["prediction"].to_numpy())
         ax.plot(curve["fpr"], curve["tpr"], label=f"{labels[task]}, {feature}: AUC {auc:.3f}")
+    if not frames:  # no classifier among latent.properties.tasks
+        frames.append(pd.DataFrame(columns=["fpr", "tpr", "task", "features"]))
+        ax.text(0.5, 0.5, "no classification task configured", ha="center", va="center")
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlabel("false positive rate")
     ax.set_ylabel("true positive rate")
     ax.set_title("SI: AUC 0.93 (band gap > 0, AFLOW)", fontsize=9)
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     write_csv(pd.concat(frames, ignore_index=True), csv)
     save_figure(fig, png)
 

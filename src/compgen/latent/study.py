@@ -60,14 +60,13 @@ def mp_formulas(inputs: dict, cfg: dict) -> pd.DataFrame:
     return composition_split(e_form, gap, cfg["composition_holdout"], cfg["split_seed"])
 
 
-def vae_data(vae: str, inputs: dict, cfg: dict) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
-    """(vectors, held-out mask, identifying table) of the VAE's structures, split as the config says."""
+def vae_data(vae: str, inputs: dict, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(vectors, held-out mask) of the VAE's structures, split as the config says."""
     if vae == "composition":
         split = mp_formulas(inputs, cfg)
-        return fraction_matrix(split["formula"]), split["holdout"].to_numpy(), split
+        return fraction_matrix(split["formula"]), split["holdout"].to_numpy()
     xrd = read_table(inputs["xrd"])
-    holdout = material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
-    return _vectors(xrd["pattern"]), holdout, xrd.drop(columns="pattern").assign(holdout=holdout)
+    return _vectors(xrd["pattern"]), material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
 
 
 def vae_settings(vae: str, cfg: dict) -> VAESettings:
@@ -77,7 +76,7 @@ def vae_settings(vae: str, cfg: dict) -> VAESettings:
 def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after: int | None = None) -> None:
     """Train one VAE and score its reconstruction of the held-out structures."""
     use_threads(threads)
-    x, holdout, _ = vae_data(vae, inputs, cfg)
+    x, holdout = vae_data(vae, inputs, cfg)
     log.info("%s VAE: %d structures for training, %d held out", vae, (~holdout).sum(), holdout.sum())
     if train_vae(vae_settings(vae, cfg), x[~holdout], x[holdout], outputs.model, outputs.losses, stop_after) is None:
         return
@@ -323,7 +322,7 @@ def tune_job(vae: str, inputs: dict, cfg: dict, output, threads: int) -> None:
     from compgen.latent.tuning import tune
 
     use_threads(threads)
-    x, holdout, _ = vae_data(vae, inputs, cfg)
+    x, holdout = vae_data(vae, inputs, cfg)
     t = cfg["tuning"]
     base = VAESettings.from_config(vae, {**cfg[f"{vae}_vae"], "epochs": t["epochs"], "log_every": t["epochs"], "checkpoint_every": 1})
     table = tune(vae, base, x[~holdout], x[holdout], t["n_evals"], t["seed"], output, Path(output).parent / "work")
