@@ -128,11 +128,11 @@ def test_tiny_latent_study_through_the_slurm_profile(cluster, tiny_latent, tmp_p
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     again = accounted_jobs(since, 2)
     assert sorted(again["comment"]) == ["rule_latent_encode", "rule_latent_vae_wildcards_composition"]
-    # the rest of the study would now rerun exactly what lies downstream of the new latents
+    # the rebuilt model (same seed) gives bit-identical latents, so Snakemake, comparing contents,
+    # plans only the job that reads the model file itself: nothing upstream, nothing unchanged
     dry = run_workflow(work, ["latent"], config, mirror, "--profile", str(profile), "--dry-run", timeout=TIMEOUT)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
-    planned = set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout, re.M))
-    assert planned == {"latent_property", "latent_properties", "latent_search", "latent_search_summary", "latent_figures", "latent"}
+    assert set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout, re.M)) == {"latent_figures", "latent"}
 
     # a job that fails is reported failed, and Snakemake exits non-zero
     broken = {**config, "latent": {**config["latent"], "search": {**config["latent"]["search"], "budgets": {"tiny": {"evaluations": 5000, "seeds": 1}}}}}
