@@ -339,3 +339,16 @@ def latent_search_files(wildcards):
         for t in LATENT["search"]["targets"]
         for s in LATENT["search"]["strategies"]
     }
+
+
+# Every latent job needs the data selection and splits; beyond that each gets only the
+# sections it reads, so changing, say, the search budget reruns the searches alone.
+LATENT_SPLIT_KEYS = ("split_seed", "subsample", "composition_holdout", "xrd_holdout")
+
+
+def latent_params(*sections):
+    return {key: LATENT[key] for key in (*LATENT_SPLIT_KEYS, *sections)}
+
+
+def latent_vae_params(wildcards):
+    return latent_params(f"{wildcards.vae}_vae")

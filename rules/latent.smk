@@ -20,7 +20,7 @@ rule latent_xrd:
         mem_mb=4000,
         runtime=30,
     params:
-        cfg=LATENT,
+        cfg=latent_params("xrd"),
     script:
         "../scripts/latent_xrd.py"
 
@@ -50,7 +50,7 @@ rule latent_vae:
         mem_mb=6000,
         runtime=latent_vae_minutes,
     params:
-        cfg=LATENT,
+        cfg=latent_vae_params,
     script:
         "../scripts/latent_vae.py"
 
@@ -72,7 +72,7 @@ rule latent_encode:
         mem_mb=4000,
         runtime=15,
     params:
-        cfg=LATENT,
+        cfg=latent_params(),
     script:
         "../scripts/latent_encode.py"
 
@@ -96,7 +96,7 @@ rule latent_property:
         mem_mb=6000,
         runtime=30,
     params:
-        cfg=LATENT,
+        cfg=latent_params("properties"),
     script:
         "../scripts/latent_property.py"
 
@@ -158,7 +158,7 @@ rule latent_search:
         mem_mb=2000,
         runtime=latent_search_minutes,
     params:
-        cfg=LATENT,
+        cfg=latent_params("search"),
     script:
         "../scripts/latent_search.py"
 
@@ -177,7 +177,7 @@ rule latent_test_function:
         mem_mb=2000,
         runtime=30,
     params:
-        cfg=LATENT,
+        cfg=latent_params("search"),
     script:
         "../scripts/latent_test_function.py"
 
@@ -227,7 +227,7 @@ rule latent_search_summary:
         mem_mb=2000,
         runtime=10,
     params:
-        cfg=LATENT,
+        cfg=latent_params("search"),
     script:
         "../scripts/latent_search_summary.py"
 
@@ -286,7 +286,7 @@ rule latent_figures:
         mem_mb=4000,
         runtime=15,
     params:
-        cfg=LATENT,
+        cfg=latent_params("xrd", "embedding"),
     script:
         "../scripts/latent_figures.py"
 
@@ -320,7 +320,7 @@ rule latent_tune_vae:
             LATENT_SECONDS_PER_EPOCH[wildcards.vae],
         ),
     params:
-        cfg=LATENT,
+        cfg=lambda wildcards: latent_params(f"{wildcards.vae}_vae", "tuning"),
     script:
         "../scripts/latent_tune.py"
 

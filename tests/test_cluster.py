@@ -139,7 +139,10 @@ def test_tiny_latent_study_through_the_slurm_profile(cluster, tiny_latent, tmp_p
     since = _now()
     result = run_workflow(work, ["results/latent/search/gap_near_1p5_random_choice.parquet"], broken, mirror, "--profile", str(profile), timeout=TIMEOUT)
     assert result.returncode != 0
-    assert "5000 evaluations asked of a pool of" in result.stdout + result.stderr
+    assert "Error in rule latent_search" in result.stdout + result.stderr
+    job_log = (work / "logs/latent/search/gap_near_1p5_random_choice.log").read_text()
+    assert "compgen job failed: ValueError: 5000 evaluations asked of a pool of" in job_log
+    assert not (work / "results/latent/search/gap_near_1p5_random_choice.parquet").exists()
     failed = accounted_jobs(since, 1)
     assert failed["comment"].tolist() == ["rule_latent_search_wildcards_gap_near_1p5_random_choice"]
     assert failed["state"].tolist() == ["FAILED"]
