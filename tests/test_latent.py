@@ -234,6 +234,8 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_latent):
     assert perovskites["xrd_holdout"].sum() == 180
     reconstruction = pd.read_csv(out / "composition_reconstruction.csv").iloc[0]
     assert 0 <= reconstruction["element_set_match"] <= 1 and reconstruction["n"] > 0
+    xrd_scores = pd.read_csv(out / "xrd_reconstruction.csv").iloc[0]
+    assert xrd_scores["n"] == 180 and 0 < xrd_scores["cosine_mean_of_average_pattern"] < 1
     models = pd.read_csv(out / "property_models.csv")
     assert set(models["task"]) == {"mp_metal", "perovskite_heat"} and set(models["features"]) == {"latent", "magpie"}
     assert set(models.loc[models["task"] == "perovskite_heat", "metric"]) == {"r2", "mae", "rmse"}

@@ -184,7 +184,7 @@ def race(points: np.ndarray, values: np.ndarray, strategy: str, evaluations: int
         rows.append({"evaluation": evaluation, "index": index, "value": pool.values[index], "distance": distance,
                      "seconds": time.perf_counter() - began})  # fmt: skip
         if evaluation % 10 == 0 or evaluation == evaluations:
-            progress.advance_by(10 if evaluation % 10 == 0 else evaluation % 10, f"best {min(r['value'] for r in rows):.4g}")
+            progress.advance_by(evaluation - progress.done, f"best {min(r['value'] for r in rows):.4g}")
     return pd.DataFrame(rows)
 
 

@@ -60,13 +60,18 @@ def mp_formulas(inputs: dict, cfg: dict) -> pd.DataFrame:
     return composition_split(e_form, gap, cfg["composition_holdout"], cfg["split_seed"])
 
 
+def xrd_holdout(xrd: pd.DataFrame, cfg: dict) -> np.ndarray:
+    """Which perovskites the XRD VAE never sees."""
+    return material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
+
+
 def vae_data(vae: str, inputs: dict, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
     """(vectors, held-out mask) of the VAE's structures, split as the config says."""
     if vae == "composition":
         split = mp_formulas(inputs, cfg)
         return fraction_matrix(split["formula"]), split["holdout"].to_numpy()
     xrd = read_table(inputs["xrd"])
-    return _vectors(xrd["pattern"]), material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
+    return _vectors(xrd["pattern"]), xrd_holdout(xrd, cfg)
 
 
 def vae_settings(vae: str, cfg: dict) -> VAESettings:
@@ -86,6 +91,9 @@ def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after
         scores = composition_reconstruction(x[holdout], decoded, cfg["composition_vae"]["decode_threshold"])
     else:
         scores = xrd_reconstruction(x[holdout], decoded)
+        # what a decoder that ignored its input would score: the mean training pattern
+        average = np.repeat(x[~holdout].mean(axis=0, keepdims=True), holdout.sum(), axis=0)
+        scores["cosine_mean_of_average_pattern"] = xrd_reconstruction(x[holdout], average)["cosine_mean"]
     log.info("held-out reconstruction: %s", scores)
     write_csv(pd.DataFrame([{"vae": vae, **scores}]), outputs.reconstruction)
 
@@ -103,7 +111,7 @@ def encode_job(inputs: dict, cfg: dict, outputs) -> None:
     xrd = read_table(inputs["xrd"]).set_index("material_id").loc[perovskites["material_id"]].reset_index()
     z_composition = encode(composition_vae, fraction_matrix(perovskites["formula"]))
     z_xrd = encode(xrd_vae, _vectors(xrd["pattern"]))
-    holdout = material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
+    holdout = xrd_holdout(xrd, cfg)
     table = pd.DataFrame(
         {"material_id": perovskites["material_id"], "formula": perovskites["formula"], "heat_ref": perovskites["heat_ref"],
          "ind_gap": perovskites["ind_gap"], "crystal_system": xrd["crystal_system"], "xrd_holdout": holdout,
@@ -302,7 +310,7 @@ def figures_job(inputs: dict, cfg: dict, outputs) -> None:
     plots.xrd_embedding(perovskites, e["points"], e["perplexity"], e["seed"], outputs.xrd_png, outputs.xrd_csv)
     xrd_model, composition_model = load_vae(inputs["xrd_vae"]), load_vae(inputs["composition_vae"])
     xrd = read_table(inputs["xrd"])
-    held = xrd[material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])].head(e["examples"])
+    held = xrd[xrd_holdout(xrd, cfg)].head(e["examples"])
     patterns_true = _vectors(held["pattern"])
     plots.xrd_examples(patterns_true, reconstruct(xrd_model, patterns_true), XRDSettings(**cfg["xrd"]).grid, held["material_id"].tolist(),
                        outputs.xrd_examples_png, outputs.xrd_examples_csv)  # fmt: skip
