@@ -44,12 +44,12 @@ def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path |
     command = [
         *(["timeout", "-k", "10", str(timeout)] if timeout else []),
         sys.executable, "-m", "snakemake",
+        *targets,  # first: options such as --configfile and --resources take every word after them
         "--snakefile", str(ROOT / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(configfile),
         "--cores", "2",
         *extra,
-        *targets,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
 
@@ -73,24 +73,27 @@ def elpasolite_settings(kind: str, **overrides):
     return GENERATORS[kind].settings(**{**values, **overrides})
 
 
-TINY_LATENT = {
-    "subsample": {"mp_e_form": 3000, "mp_gap": 3000, "perovskites": 900},
-    "composition_vae": {"epochs": 2, "log_every": 1, "checkpoint_every": 1},
-    "xrd_vae": {"epochs": 1, "units": [40, 20], "filters": [4, 4, 4]},
-    "properties": {"tasks": ["mp_metal", "perovskite_heat"], "folds": 2, "xgboost": {"n_estimators": 20, "max_depth": 3}},
-    "embedding": {"points": 200, "examples": 2},
-    "search": {"budget": "tiny", "budgets": {"tiny": {"evaluations": 12, "seeds": 2}},
-               "test_functions": {"functions": ["branin"], "evaluations": 12, "seeds": 2}},
-}  # fmt: skip
+TINY_CONFIG = ROOT / ".test" / "config.yaml"
+
+
+def tiny_config(default_config: dict) -> dict:
+    """config.yaml with .test/config.yaml laid over it, merged as Snakemake's --configfile merges."""
+    from snakemake.utils import update_config
+
+    config = copy.deepcopy(default_config)
+    update_config(config, yaml.safe_load(TINY_CONFIG.read_text()))
+    return config
 
 
 @pytest.fixture(scope="session")
-def tiny_latent(tmp_path_factory, mirror, default_config):
-    """A workdir where the tiny latent study ran through Snakemake, and its config."""
-    config = copy.deepcopy(default_config)
-    for key, value in TINY_LATENT.items():
-        config["latent"][key] = {**config["latent"][key], **value} if isinstance(value, dict) else value
-    work = tmp_path_factory.mktemp("latent") / "work"
-    result = run_workflow(work, ["latent"], config, mirror)
+def tiny_run(tmp_path_factory, mirror, default_config):
+    """A workdir where every study ran on the tiny settings through Snakemake (`all`), and its config.
+
+    One local run serves each study's end-to-end test, the report test and the cluster
+    test's comparison. Tests that change files in it put them back.
+    """
+    config = tiny_config(default_config)
+    work = tmp_path_factory.mktemp("tiny") / "work"
+    result = run_workflow(work, ["all"], config, mirror, "--resources", "gpu=2")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return work, config

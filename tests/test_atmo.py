@@ -165,24 +165,10 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
 
 
-TINY_ATMO = {
-    "seeds": [0],
-    "model": {"width": 4, "blocks": 1, "epochs": 2},
-    "log_every": 1,
-    "checkpoint_every": 1,
-    "evaluation": {"n_sample": 3, "n_sample_max": 4, "z_points": 5, "n_generate": 2},
-    "dimension": {"n_iter": 1, "magpie": False},
-    "tandem": {"n_draws": 2},
-    "fraction_sweep": {"fractions": [0.0, 0.5], "seeds": [0]},
-}
-
-
-def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, default_config):
-    config = copy.deepcopy(default_config)
-    config["atmo"].update(copy.deepcopy(TINY_ATMO))
-    work = tmp_path / "work"
-    result = run_workflow(work, ["atmo"], config, mirror)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+@pytest.mark.e2e
+def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
+    work, config = tiny_run
+    config = copy.deepcopy(config)
     study = work / "results" / "atmo" / "CNC__NCCN"
     summary = pd.read_csv(study / "delta_summary.csv")
     assert list(summary.columns) == ["method", "fold", "n", "mean", "median", "std"]

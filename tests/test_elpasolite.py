@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from compgen.elpasolite.metrics import (
     class_table,
@@ -27,7 +28,7 @@ from compgen.elpasolite.space import (
     keys,
     valid,
 )
-from conftest import elpasolite_settings, run_workflow
+from conftest import TINY_CONFIG, elpasolite_settings, run_workflow
 
 
 def read_table_from_mirror(mirror):
@@ -156,25 +157,12 @@ def test_factorised_grid_prediction_equals_the_direct_kernel_sum():
     np.testing.assert_allclose(interpolating[keys(train)], y, atol=1e-5)
 
 
-TINY_MODELS = {
-    "cvae": {"hidden": 16, "updates": 20, "batch": 50, "log_every": 10, "checkpoint_every": 10},
-    "wgan": {"hidden": 16, "updates": 6, "batch": 32, "log_every": 3, "checkpoint_every": 3},
-    "dqn": {"hidden": 16, "layers": 2, "updates": 20, "batch": 32, "log_every": 10, "checkpoint_every": 10},
-}
+TINY_MODELS = {kind: yaml.safe_load(TINY_CONFIG.read_text())["elpasolite"][kind] for kind in ("cvae", "wgan", "dqn")}
 
 
-def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, default_config):
-    config = copy.deepcopy(default_config)
-    config["elpasolite"] = {
-        "oracle": {"sigmas": [16], "lambdas": [1e-2], "search_train_size": 500, "learning_curve": [200, 400]},
-        "targets": [{"energy_class": 1, "n_samples": 200}, {"energy_class": 5, "n_samples": 300}],
-        "seeds": [0],
-        "training_size_sweep": {"sizes": [400], "seeds": [1]},
-        **TINY_MODELS,
-    }
-    work = tmp_path / "work"
-    result = run_workflow(work, ["elpasolite"], config, mirror)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+@pytest.mark.e2e
+def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror, tmp_path):
+    work, config = tiny_run
     out = work / "results" / "elpasolite"
     classes = pd.read_csv(out / "class_sizes.csv")
     assert classes["n_space"].sum() == 1_974_024
@@ -197,10 +185,10 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
         assert len(sample_keys) == row["n_samples"] == {1: 200, 5: 300}[target]
         assert row["precision_right"] == pytest.approx((lookup[sample_keys] == target).mean())
         assert row["n_unique"] == len(np.unique(sample_keys))
-    # one DQN agent per target class; the sweep's seed 1 also needs full-set models, for the minority class only
+    # one DQN agent per target class; the sweep's seed 0 reuses the study's full-set models and adds the subset's
     main = {"cvae_seed0.pt", "wgan_seed0.pt", "dqn_class1_seed0.pt", "dqn_class5_seed0.pt"}
-    assert {p.name for p in (out / "models" / "all").glob("*.pt")} == main | {"cvae_seed1.pt", "wgan_seed1.pt", "dqn_class1_seed1.pt"}
-    assert {p.name for p in (out / "models" / "400").glob("*.pt")} == {"cvae_seed1.pt", "wgan_seed1.pt", "dqn_class1_seed1.pt"}
+    assert {p.name for p in (out / "models" / "all").glob("*.pt")} == main
+    assert {p.name for p in (out / "models" / "400").glob("*.pt")} == {"cvae_seed0.pt", "wgan_seed0.pt", "dqn_class1_seed0.pt"}
     assert "cvae update 20/20" in (work / "logs" / "elpasolite" / "train" / "all" / "cvae_seed0.log").read_text()
     assert "dqn class 5 update 20/20" in (work / "logs" / "elpasolite" / "train" / "all" / "dqn_class5_seed0.log").read_text()
     assert (out / "figures" / "oracle_learning_curve.png").exists()
@@ -219,12 +207,17 @@ def test_tiny_study_through_snakemake_writes_every_output(tmp_path, mirror, defa
     assert balance.loc["training set, class 1", "share_balanced"] == pytest.approx(56 / 86)  # independent of the oracle
     sweep = pd.read_csv(out / "training_size_per_seed.csv")
     assert sorted(set(sweep["n_train"])) == [400, 21_112] and set(sweep["model"]) == {"cvae", "wgan", "dqn"}
-    assert (sweep["seed"] == 1).all() and (sweep["n_samples"] == 200).all()
+    assert (sweep["seed"] == 0).all() and (sweep["n_samples"] == 200).all()
+    full = sweep[sweep["n_train"] == 21_112].set_index("model")["precision_right"]
+    main_run = per_seed.xs(1, level="target_class")["precision_right"]
+    assert full.to_dict() == main_run.loc[full.index].to_dict()  # the same sample files
     assert (out / "figures" / "training_size.png").exists()
 
     # Figures read the sample files: redrawing one reruns the figure job, no sampling or training.
-    (out / "figures" / "discovery_curves.png").unlink()
+    figure = out / "figures" / "discovery_curves.png"
+    figure.rename(aside := tmp_path / figure.name)
     dry = run_workflow(work, ["elpasolite"], config, mirror, "--dry-run")
+    aside.rename(figure)  # the same file, its time stamp kept: later tests find the run as it was
     assert dry.returncode == 0, dry.stdout[-2000:]
     scheduled = dict(re.findall(r"^(\w+)\s+(\d+)$", dry.stdout.split("Job stats:")[1].split("Reasons:")[0], re.MULTILINE))
     assert set(scheduled) == {"elpasolite_figures", "elpasolite", "total"}

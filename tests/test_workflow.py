@@ -1,5 +1,6 @@
 """The workflow as a user runs it: lint, format, and the datasets target on the mirror."""
 
+import re
 import subprocess
 import sys
 
@@ -44,11 +45,9 @@ def test_snakefmt_is_clean():
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory, mirror, default_config):
-    work = tmp_path_factory.mktemp("datasets")
-    result = run_workflow(work, ["datasets"], default_config, mirror)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return work / "results"
+def built(tiny_run):
+    """The datasets of the tiny run of `all`: the data rules read no study setting."""
+    return tiny_run[0] / "results"
 
 
 def test_dataset_row_and_reject_counts(built):
@@ -106,28 +105,58 @@ def test_figures_and_their_csvs_exist(built):
             assert values.loc[values["column"] == column, "count"].sum() == EXPECTED_ROWS[name]
 
 
-def test_every_figure_and_main_table_goes_into_the_report_with_a_caption():
-    """Every PNG a rule writes, and each study's main tables, are report() items whose caption file exists."""
-    import re
-
-    main_tables = {"summary.csv", "delta_summary.csv", "delta_summary_unseen.csv", "metrics_summary.csv", "class_sizes.csv", "table2.csv",
-                   "sun.csv", "property_models.csv", "search_summary.csv", "{vae}_reconstruction.csv"}  # fmt: skip
-    captions, figures = 0, 0
+def declared_outputs():
+    """(rule file, path pattern, caption or None, whether wrapped in report()) of every PNG and CSV a rule writes."""
     for smk in sorted((ROOT / "rules").glob("*.smk")):
         text = smk.read_text()
         for match in re.finditer(r'(report\(\s*)?f?"([^"\n]+\.(?:png|csv))"(,\s*caption="([^"]+)")?', text):
             wrapped, path, _, caption = match.groups()
-            name = path.rsplit("/", 1)[-1].replace("{{", "{").replace("}}", "}")
-            if not (path.endswith(".png") or (name in main_tables and "/figures/" not in path)):
-                continue
             if "input:" in text[: match.start()].rsplit("output:", 1)[-1]:
                 continue  # read by a later rule, not written
-            assert wrapped and caption, f"{smk.name}: {path} is not a report() item with a caption"
-            assert (smk.parent / caption).is_file(), f"{smk.name}: caption {caption} of {path} does not exist"
-            captions += 1
-            figures += path.endswith(".png")
+            yield smk, path, caption, bool(wrapped)
+
+
+def test_every_figure_and_main_table_goes_into_the_report_with_a_caption():
+    """Every PNG a rule writes, and each study's main tables, are report() items whose caption file exists."""
+    main_tables = {"summary.csv", "delta_summary.csv", "delta_summary_unseen.csv", "metrics_summary.csv", "class_sizes.csv", "table2.csv",
+                   "sun.csv", "property_models.csv", "search_summary.csv", "{vae}_reconstruction.csv"}  # fmt: skip
+    captions, figures = 0, 0
+    for smk, path, caption, wrapped in declared_outputs():
+        name = path.rsplit("/", 1)[-1].replace("{{", "{").replace("}}", "}")
+        if not (path.endswith(".png") or (name in main_tables and "/figures/" not in path)):
+            continue
+        assert wrapped and caption, f"{smk.name}: {path} is not a report() item with a caption"
+        assert (smk.parent / caption).is_file(), f"{smk.name}: caption {caption} of {path} does not exist"
+        captions += 1
+        figures += path.endswith(".png")
     assert figures >= 30 and captions >= 40
     assert (ROOT / "report" / "workflow.rst").is_file() and 'report: "report/workflow.rst"' in (ROOT / "Snakefile").read_text()
+
+
+@pytest.mark.e2e
+def test_report_of_the_tiny_run_holds_every_figure_and_table_of_every_study(tiny_run, mirror):
+    work, config = tiny_run
+    result = run_workflow(work, ["all"], config, mirror, "--report", str(work / "report.html"))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = (work / "report.html").read_text()
+    written = [p.relative_to(work).as_posix() for p in (work / "results").rglob("*") if p.is_file()]
+    items = [path for _, path, _, wrapped in declared_outputs() if wrapped]
+    assert len(items) == 40
+    in_report = 0
+    for item in items:
+        # {ATMO_DIR}, {dataset}, {{vae}}: whatever the tiny run put there
+        pattern = re.compile(".+".join(re.escape(part) for part in re.split(r"\{\{?\w+\}?\}", item)))
+        files = [path for path in written if pattern.fullmatch(path)]
+        assert files, f"the tiny run wrote no file for the report item {item}"
+        for path in files:
+            assert f'"{path}"' in html, f"{path} is not in the report"
+        in_report += len(files)
+    assert in_report >= 48  # six dataset figures and two VAE tables among them
+    assert "compgen: generative models of chemical compositions" in html  # the front page
+    assert "1,601-point Cu K-alpha" in html and "100 element fractions" in html  # both VAEs' captions, chosen by wildcard
+    # the papers' numbers beside ours, one caption of each study
+    for number in ["MAE 0.19, RMSE 0.29", "0.0147", "87 / 58 / 54%", "0 / 0 / 4 / 9"]:
+        assert number in html, number
 
 
 def test_progress_lines_give_count_rate_and_eta_and_count_only_this_runs_work(caplog):
