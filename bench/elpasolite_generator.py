@@ -22,7 +22,8 @@ from compgen.config import defaults
 from compgen.elpasolite.generators import GENERATORS, load_generator
 from compgen.elpasolite.metrics import generation_metrics
 from compgen.elpasolite.study import read_class_table, training_rows
-from compgen.elpasolite.training import sample_valid
+from compgen.elpasolite.space import count_valid
+from compgen.elpasolite.training import generator_draw
 from compgen.io import read_table
 
 
@@ -50,9 +51,9 @@ def main() -> None:
         network = load_generator(Path(tmp) / "model.pt")
     print(f"{args.model} {settings}\ntrained in {seconds:.1f} s ({1000 * seconds / settings.updates:.2f} ms per update)")
     for target in [settings.target_class] if args.model == "dqn" else [1, 5]:
-        samples, invalid = sample_valid(network, target, args.n_samples, settings.seed)
+        samples = count_valid(args.n_samples, generator_draw(network, target, settings.seed, 100_000), f"{args.model} for class {target}")
         metrics = generation_metrics(samples, lookup, space, target)
-        print(f"class {target}: invalid {invalid}, " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        print(f"class {target}: invalid {samples.n_invalid}, " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
 
 
 if __name__ == "__main__":

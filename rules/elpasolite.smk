@@ -106,8 +106,8 @@ rule elpasolite_evaluate:
     threads: 2
     resources:
         mem_mb=8000,
-        runtime=lambda wildcards: elpasolite_samples_minutes(
-            elpasolite_total_samples(elpasolite_sample_files(wildcards))
+        runtime=lambda wildcards: elpasolite_reader_minutes(
+            elpasolite_sample_files(wildcards)
         ),
     params:
         cfg={key: ELPASOLITE[key] for key in ("targets", "seeds")},
@@ -149,8 +149,8 @@ rule elpasolite_figures:
         "../envs/torch.yaml"
     resources:
         mem_mb=8000,
-        runtime=lambda wildcards: elpasolite_samples_minutes(
-            elpasolite_total_samples(elpasolite_sample_files(wildcards))
+        runtime=lambda wildcards: elpasolite_reader_minutes(
+            elpasolite_sample_files(wildcards)
         ),
     params:
         cfg={key: ELPASOLITE[key] for key in ("targets", "seeds")},
@@ -181,8 +181,8 @@ rule elpasolite_training_size:
         "../envs/torch.yaml"
     resources:
         mem_mb=6000,
-        runtime=lambda wildcards: elpasolite_samples_minutes(
-            elpasolite_total_samples(elpasolite_sweep_sample_files(wildcards))
+        runtime=lambda wildcards: elpasolite_reader_minutes(
+            elpasolite_sweep_sample_files(wildcards)
         ),
     params:
         cfg={"targets": ELPASOLITE["targets"][:1]},

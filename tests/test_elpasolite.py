@@ -11,15 +11,18 @@ from compgen.elpasolite.metrics import (
     energy_class,
     generation_metrics,
     js_distance,
-    prevalence_baseline,
+    prevalence_draw,
     site_distributions,
-    uniform_baseline,
+    uniform_draw,
 )
 from compgen.elpasolite.oracle import augmented_dft, element_kernel, fit, predict_grid
 from compgen.elpasolite.space import (
     ELEMENTS,
     ROW_GROUP,
     SPACE_SIZE,
+    SampleCounts,
+    collect_valid,
+    count_valid,
     decode,
     element_index,
     encode,
@@ -101,7 +104,7 @@ def test_metrics_on_a_hand_built_toy_space():
     comps, space, lookup = _toy_space()
     # 8 samples, target class 1: five in class 1 (three unique), two in class 2 (one unique), one not in the space
     samples = np.concatenate([comps[[0, 0, 1, 2, 2]], comps[[4, 4]], [[20, 21, 22, 23]]])
-    metrics = generation_metrics(samples, lookup, space, target=1)
+    metrics = generation_metrics(SampleCounts.from_samples(samples), lookup, space, target=1)
     assert metrics["n_samples"] == 8 and metrics["n_unique"] == 5
     assert metrics["precision_right"] == pytest.approx(5 / 8)
     assert metrics["precision_neigh"] == pytest.approx(2 / 8)  # class 2 only: class 0 does not exist
@@ -111,23 +114,43 @@ def test_metrics_on_a_hand_built_toy_space():
     m = [9 / 40] * 3 + [1 / 8, 1 / 10, 1 / 10]
     divergence = -sum(x * np.log2(x) for x in m) - (np.log2(5) + 2) / 2
     assert metrics["js"] == pytest.approx(np.sqrt(divergence))
-    perfect = generation_metrics(comps[:4], lookup, space, target=1)
+    perfect = generation_metrics(SampleCounts.from_samples(comps[:4]), lookup, space, target=1)
     assert perfect["coverage_right"] == 1.0 and perfect["js"] == 0.0
 
 
 def test_invalid_samples_are_dropped_before_counting():
     comps, space, lookup = _toy_space()
-    metrics = generation_metrics(np.array([[0, 1, 2, 3], [5, 5, 6, 7], [-1, 1, 2, 3]]), lookup, space, target=1)
+    counts = SampleCounts.from_samples(np.array([[0, 1, 2, 3], [5, 5, 6, 7], [-1, 1, 2, 3]]))
+    assert counts.n_invalid == 2
+    metrics = generation_metrics(counts, lookup, space, target=1)
     assert metrics["n_samples"] == 1 and metrics["precision_right"] == 1.0
+
+
+def test_counts_streamed_in_batches_equal_the_counts_of_the_whole_run():
+    rng = np.random.default_rng(1)
+    draws = [rng.integers(0, 6, size=(7, 4)) for _ in range(40)]  # small alphabet: many repeats and invalid rows
+    batches = iter(draws)
+    streamed = count_valid(50, lambda: next(batches), "test draws")
+    whole = np.concatenate(draws)
+    ok = valid(whole)
+    in_order = whole[ok][:50]
+    assert streamed.n_valid == 50 and streamed.n_invalid == int((~ok[: np.flatnonzero(ok)[49] + 1]).sum())
+    run_keys = keys(in_order)
+    distinct, first, count = np.unique(run_keys, return_index=True, return_counts=True)
+    np.testing.assert_array_equal(streamed.key, distinct)
+    np.testing.assert_array_equal(streamed.first, first)
+    np.testing.assert_array_equal(streamed.count, count)
+    again = SampleCounts.from_samples(in_order)
+    np.testing.assert_array_equal(again.first, first)
 
 
 def test_baselines_give_valid_compositions_and_follow_the_training_sites():
     rng = np.random.default_rng(0)
-    uniform = uniform_baseline(5000, rng)
+    uniform, _ = collect_valid(5000, uniform_draw(rng, 1000), "uniform")
     assert len(uniform) == 5000 and valid(uniform).all()
     training = element_index(["Na", "K", "Al", "F"])[None].repeat(3, axis=0)
     training[1, 0] = element_index(["Li"])[0]
-    drawn = prevalence_baseline(2000, training, rng)
+    drawn, _ = collect_valid(2000, prevalence_draw(training, rng, 1000), "prevalence")
     assert set(drawn[:, 3]) == {element_index(["F"])[0]}
     assert set(drawn[:, 0]) == set(element_index(["Na", "Li"]))
 
@@ -238,7 +261,7 @@ def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositi
     import torch
 
     from compgen.elpasolite.generators import GENERATORS, load_generator
-    from compgen.elpasolite.training import sample_valid
+    from compgen.elpasolite.training import generator_draw
 
     train = GENERATORS[kind].train
     rng = np.random.default_rng(0)
@@ -255,9 +278,9 @@ def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositi
     resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)["model"]
     for name, tensor in straight.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
-    samples, _ = sample_valid(load_generator(tmp_path / "straight.pt"), target=1, n=500, seed=0, batch=256)
+    samples, _ = collect_valid(500, generator_draw(load_generator(tmp_path / "straight.pt"), target=1, seed=0, batch=256), kind)
     assert samples.shape == (500, 4) and valid(samples).all()
-    again, _ = sample_valid(load_generator(tmp_path / "resumed.pt"), target=1, n=500, seed=0, batch=256)
+    again, _ = collect_valid(500, generator_draw(load_generator(tmp_path / "resumed.pt"), target=1, seed=0, batch=256), kind)
     np.testing.assert_array_equal(again, samples)  # sampling is seeded
 
 
@@ -357,7 +380,7 @@ def test_discovery_curve_counts_by_hand():
 
     comps, space, lookup = _toy_space()
     # training knows comps[0]; run: 0 (rediscovery), 1 (novel, class 1), 1 (repeat), 4 (novel, class 2), 8 (novel, class 3)
-    run = comps[[0, 1, 1, 4, 8]]
+    run = SampleCounts.from_samples(comps[[0, 1, 1, 4, 8]])
     curve = discovery_curve(run, keys(comps[[0]]), lookup, target=1, points=5).set_index("n_generated")
     assert curve.loc[5].to_dict() == {"novel_target": 1, "novel_neighbours": 1, "novel_other": 1, "repetitions": 1, "rediscoveries": 1}
     assert curve.loc[2, "novel_target"] == 1 and curve.loc[2, "repetitions"] == 0 and curve.loc[3, "repetitions"] == 1
@@ -407,14 +430,16 @@ class _AlternatingSampler:
 
 def test_sampling_counts_invalid_draws_and_gives_up_on_a_generator_that_only_fails():
     from compgen.elpasolite.space import SamplingError
-    from compgen.elpasolite.training import sample_valid
+    from compgen.elpasolite.training import generator_draw
 
-    samples, invalid = sample_valid(_AlternatingSampler(2), target=1, n=10, seed=0, batch=4)
+    samples, invalid = collect_valid(10, generator_draw(_AlternatingSampler(2), target=1, seed=0, batch=4), "alternating")
     assert len(samples) == 10 and invalid == 9  # valid, invalid, ... : the tenth valid draw is the 19th
+    counts = count_valid(10, generator_draw(_AlternatingSampler(2), target=1, seed=0, batch=4), "alternating")
+    assert counts.n_valid == 10 and counts.n_invalid == 9 and counts.first.tolist() == [0]
     hopeless = _AlternatingSampler(10**9)
     hopeless.sample = lambda n, target, generator: np.tile(element_index(["Na", "Na", "Al", "F"]), (n, 1))
     with pytest.raises(SamplingError, match=r"400 draws gave 0 valid compositions of the 4 asked for"):
-        sample_valid(hopeless, target=1, n=4, seed=0, batch=100)
+        count_valid(4, generator_draw(hopeless, target=1, seed=0, batch=100), "hopeless")
 
 
 def test_prevalence_baseline_of_a_class_that_admits_no_composition_fails_with_counts():
@@ -422,7 +447,7 @@ def test_prevalence_baseline_of_a_class_that_admits_no_composition_fails_with_co
 
     same_everywhere = np.tile(element_index(["Na", "Na", "Na", "Na"]), (3, 1))  # p(Z|S) puts Na on every site
     with pytest.raises(SamplingError, match="prevalence baseline: 1000 draws gave 0 valid"):
-        prevalence_baseline(10, same_everywhere, np.random.default_rng(0))
+        count_valid(10, prevalence_draw(same_everywhere, np.random.default_rng(0), 20), "prevalence baseline")
 
 
 def test_oracle_split_keeps_ab_twins_on_one_side(mirror):
@@ -441,3 +466,19 @@ def test_oracle_split_keeps_ab_twins_on_one_side(mirror):
     assert 1000 <= len(taken) <= 1001
     counts = table.loc[taken, "twin"].value_counts()
     assert counts.to_dict() == table.loc[table["twin"].isin(counts.index), "twin"].value_counts().to_dict()  # whole groups
+
+
+def test_dqn_values_of_distinct_states_equal_a_pass_over_every_state():
+    import torch
+
+    from compgen.elpasolite.dqn import STEPS, QNetwork, place_value
+
+    network = QNetwork(elpasolite_settings("dqn", target_class=5, **TINY_MODELS["dqn"])).eval()
+    rng = np.random.default_rng(0)
+    states = np.zeros((3000, STEPS))
+    for step in range(STEPS):
+        with torch.no_grad():
+            every = network(torch.as_tensor(states, dtype=torch.float32))
+            distinct = network.distinct_state_values(states, step)
+        torch.testing.assert_close(distinct, every, rtol=0, atol=1e-6)
+        states[:, step] = place_value(rng.integers(0, 6, len(states)), step)

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy.spatial.distance import jensenshannon
 
-from compgen.elpasolite.space import N_ELEMENTS, collect_valid, enumerate_space, keys, valid
+from compgen.elpasolite.space import N_ELEMENTS, SampleCounts, enumerate_space, keys
 
 N_CLASSES = 10
 
@@ -65,60 +65,58 @@ def neighbours(target: int) -> list[int]:
     return [c for c in (target - 1, target + 1) if 1 <= c <= N_CLASSES]
 
 
-def generation_metrics(samples: np.ndarray, lookup: np.ndarray, space: pd.DataFrame, target: int) -> dict:
-    """Precision and coverage (right and neighbouring classes) and JS distance of valid samples (eqs 2-6)."""
-    samples = samples[valid(samples)]
-    sample_keys = keys(samples)
-    classes = lookup[sample_keys]
-    unique_keys, first = np.unique(sample_keys, return_index=True)
-    unique_classes = lookup[unique_keys]
+def generation_metrics(samples: SampleCounts, lookup: np.ndarray, space: pd.DataFrame, target: int) -> dict:
+    """Precision and coverage (right and neighbouring classes) and JS distance of a run's valid samples (eqs 2-6)."""
+    classes = lookup[samples.key]
+    n = samples.n_valid
     sizes = space["energy_class"].value_counts()
     near = neighbours(target)
     in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
-    unique_samples = samples[first]
     return {
-        "n_samples": len(samples),
-        "n_unique": len(unique_keys),
-        "precision_right": float(np.mean(classes == target)),
-        "precision_neigh": float(np.isin(classes, near).mean()),
-        "coverage_right": float((unique_classes == target).sum() / sizes.get(target, 0)) if sizes.get(target, 0) else np.nan,
-        "coverage_neigh": float(np.isin(unique_classes, near).sum() / sum(sizes.get(c, 0) for c in near)),
-        "js": js_distance(site_distributions(unique_samples), site_distributions(in_class)),
+        "n_samples": n,
+        "n_unique": len(samples.key),
+        "precision_right": float(samples.count[classes == target].sum() / n),
+        "precision_neigh": float(samples.count[np.isin(classes, near)].sum() / n),
+        "coverage_right": float((classes == target).sum() / sizes.get(target, 0)) if sizes.get(target, 0) else np.nan,
+        "coverage_neigh": float(np.isin(classes, near).sum() / sum(sizes.get(c, 0) for c in near)),
+        "js": js_distance(site_distributions(samples.indices()), site_distributions(in_class)),
     }
 
 
-def uniform_baseline(n: int, rng: np.random.Generator) -> np.ndarray:
-    """n uniformly random compositions of the space."""
-    return collect_valid(n, lambda: rng.integers(0, N_ELEMENTS, size=(2 * n, 4)), "uniform baseline")[0]
+def uniform_draw(rng: np.random.Generator, batch: int):
+    """Batches of uniformly random site assignments; the valid ones are uniform over the space."""
+    return lambda: rng.integers(0, N_ELEMENTS, size=(batch, 4))
 
 
-def prevalence_baseline(n: int, training: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """n compositions drawn site by site from p(Z|S) of the given training compositions, invalid ones redrawn."""
+def prevalence_draw(training: np.ndarray, rng: np.random.Generator, batch: int):
+    """Batches drawn site by site from p(Z|S) of the given training compositions (invalid ones are dropped by the caller)."""
     if len(training) == 0:
         raise ValueError("prevalence baseline: no training compositions in the target class")
     p = site_distributions(training)
-
-    def draw() -> np.ndarray:
-        return np.stack([rng.choice(N_ELEMENTS, size=2 * n, p=p[s]) for s in range(4)], axis=1)
-
-    return collect_valid(n, draw, "prevalence baseline")[0]
+    return lambda: np.stack([rng.choice(N_ELEMENTS, size=batch, p=p[s]) for s in range(4)], axis=1)
 
 
-def discovery_curve(samples: np.ndarray, training_keys: np.ndarray, lookup: np.ndarray, target: int, points: int = 60) -> pd.DataFrame:
+def discovery_curve(samples: SampleCounts, training_keys: np.ndarray, lookup: np.ndarray, target: int, points: int = 60) -> pd.DataFrame:
     """Along the run of valid samples (in generation order): cumulative novel discoveries in the
-    target class, in its neighbours and elsewhere, repetitions and rediscoveries of training compositions."""
-    sample_keys = keys(samples)
-    first = np.zeros(len(sample_keys), dtype=bool)
-    first[np.unique(sample_keys, return_index=True)[1]] = True
-    known = np.isin(sample_keys, training_keys)
-    classes = lookup[sample_keys]
-    novel = first & ~known
-    counts = {
-        "novel_target": np.cumsum(novel & (classes == target)),
-        "novel_neighbours": np.cumsum(novel & np.isin(classes, neighbours(target))),
-        "novel_other": np.cumsum(novel & (classes != target) & ~np.isin(classes, neighbours(target))),
-        "repetitions": np.cumsum(~first),
-        "rediscoveries": np.cumsum(first & known),
+    target class, in its neighbours and elsewhere, repetitions and rediscoveries of training compositions.
+
+    A composition is discovered at its first draw, so the first positions of the counts give every curve.
+    """
+    order = np.argsort(samples.first)
+    first = samples.first[order]
+    classes = lookup[samples.key[order]]
+    known = np.isin(samples.key[order], training_keys)
+    near = np.isin(classes, neighbours(target))
+    kinds = {
+        "novel_target": ~known & (classes == target),
+        "novel_neighbours": ~known & near,
+        "novel_other": ~known & (classes != target) & ~near,
+        "rediscoveries": known,
     }
-    at = np.unique(np.geomspace(1, len(sample_keys), points).astype(int)) - 1
-    return pd.DataFrame({"n_generated": at + 1, **{k: v[at] for k, v in counts.items()}})
+    generated = np.unique(np.geomspace(1, samples.n_valid, points).astype(np.int64))
+    discovered = np.searchsorted(first, generated, side="left")  # distinct compositions among the first n draws
+    curve = {"n_generated": generated}
+    curve.update({name: np.concatenate([[0], np.cumsum(mask)])[discovered] for name, mask in kinds.items()})
+    curve["repetitions"] = generated - discovered
+    columns = ["n_generated", "novel_target", "novel_neighbours", "novel_other", "repetitions", "rediscoveries"]
+    return pd.DataFrame(curve)[columns]

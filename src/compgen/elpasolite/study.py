@@ -18,14 +18,14 @@ from compgen.elpasolite.metrics import (
     generation_metrics,
     js_distance,
     label_space,
-    prevalence_baseline,
+    prevalence_draw,
     site_distributions,
-    uniform_baseline,
+    uniform_draw,
 )
 from compgen.elpasolite.oracle import augmented_dft, build_oracle
-from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, from_keys, keys
+from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, SampleCounts, count_valid, keys
 from compgen.io import atomic_path, read_table, write_csv, write_table
-from compgen.registry import ELPASOLITE_BASELINES, parse_generator
+from compgen.registry import parse_generator
 
 log = logging.getLogger(__name__)
 
@@ -137,40 +137,46 @@ def train_job(dft: pd.DataFrame, model: str, settings: dict, seed: int, n_train:
     GENERATORS[kind].train(GENERATORS[kind].settings(**settings, **extra, seed=seed), indices, classes, output)
 
 
-SAMPLES_SCHEMA = pa.schema([pa.field("key", pa.int32(), nullable=False)])  # composition keys in generation order
+# One row per distinct composition a run drew: how often, and where among the valid samples it first came.
+SAMPLES_SCHEMA = pa.schema(
+    [pa.field("key", pa.int32(), nullable=False), pa.field("count", pa.int64(), nullable=False), pa.field("first", pa.int64(), nullable=False)]
+)
+SAMPLE_BATCH = 100_000  # draws per generator call: large enough to keep the network busy, small in memory
 
 
-def draw_samples(dft: pd.DataFrame, sampler: str, target: int, n: int, seed: int, model_path=None) -> tuple[np.ndarray, int]:
-    """n valid compositions of a baseline or trained generator for class `target`, and the invalid draws."""
-    if sampler in ELPASOLITE_BASELINES:
-        rng = np.random.default_rng(seed)
-        if sampler == "uniform":
-            return uniform_baseline(n, rng), 0
+def sampler_draw(dft: pd.DataFrame, sampler: str, target: int, seed: int, model_path=None):
+    """A function that returns the next batch of draws (element indices) of a baseline or trained generator for class `target`."""
+    rng = np.random.default_rng(seed)
+    if sampler == "uniform":
+        return uniform_draw(rng, SAMPLE_BATCH)
+    if sampler == "prevalence":
         indices, classes = training_rows(dft)
-        return prevalence_baseline(n, indices[classes == target], rng), 0
+        return prevalence_draw(indices[classes == target], rng, SAMPLE_BATCH)
     from compgen.elpasolite.generators import load_generator
-    from compgen.elpasolite.training import sample_valid
+    from compgen.elpasolite.training import generator_draw
 
-    return sample_valid(load_generator(model_path), target, n, seed)
+    return generator_draw(load_generator(model_path), target, seed, SAMPLE_BATCH)
 
 
 def sample_job(dft: pd.DataFrame, sampler: str, target: int, n: int, seed: int, model_path, output, threads: int) -> None:
-    """Write the samples of one generator (or baseline), target class and seed, once, for every reader."""
+    """Draw n valid samples of one generator (or baseline), target class and seed, streamed into counts, and write them once for every reader."""
     from compgen.training import use_threads
 
     use_threads(threads)
-    samples, invalid = draw_samples(dft, sampler, target, n, seed, model_path)
-    log.info("%s, class %d, seed %d: %d valid samples, %d invalid draws", sampler, target, seed, len(samples), invalid)
-    metadata = {"sampler": sampler, "target_class": str(target), "seed": str(seed), "n_invalid": str(invalid)}
-    write_table(pd.DataFrame({"key": keys(samples).astype(np.int32)}), output, SAMPLES_SCHEMA.with_metadata(metadata))
+    counts = count_valid(n, sampler_draw(dft, sampler, target, seed, model_path), f"{sampler} for class {target}")
+    log.info("%s, class %d, seed %d: %d valid samples (%d distinct), %d invalid draws", sampler, target, seed, n, len(counts.key), counts.n_invalid)
+    metadata = {"sampler": sampler, "target_class": str(target), "seed": str(seed), "n_invalid": str(counts.n_invalid)}
+    table = pd.DataFrame({"key": counts.key.astype(np.int32), "count": counts.count, "first": counts.first})
+    write_table(table, output, SAMPLES_SCHEMA.with_metadata(metadata))
 
 
-def read_samples(path) -> tuple[np.ndarray, int]:
-    """(element indices in generation order, invalid draws) of a sample file."""
+def read_samples(path) -> SampleCounts:
+    """The counts of a sample file (`sample_job`)."""
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    return from_keys(table.column("key").to_numpy().astype(np.int64)), int(table.schema.metadata[b"n_invalid"])
+    columns = (table.column(name).to_numpy().astype(np.int64) for name in ("key", "count", "first"))
+    return SampleCounts(*columns, n_invalid=int(table.schema.metadata[b"n_invalid"]))
 
 
 def evaluate_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, samples: dict[tuple, str], outputs) -> None:
@@ -181,13 +187,13 @@ def evaluate_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, sam
     minority = cfg["targets"][0]["energy_class"]
     rows, balance = [], []
     for (sampler, _, target, seed), path in samples.items():
-        drawn, invalid = read_samples(path)
+        drawn = read_samples(path)
         name = parse_generator(sampler)[0]
         metrics = generation_metrics(drawn, lookup, space, target)
-        rows.append({"model": name, "target_class": target, "seed": seed, "n_invalid": invalid, **metrics})
+        rows.append({"model": name, "target_class": target, "seed": seed, "n_invalid": drawn.n_invalid, **metrics})
         log.info("%s, class %d, seed %d: %s", name, target, seed, {k: round(v, 3) for k, v in metrics.items()})
         if target == minority:
-            balance.append(charge_balance_row(name, seed, drawn, lookup, target))
+            balance.append(charge_balance_row(name, seed, drawn.indices(), lookup, target))
     per_seed = pd.DataFrame(rows)
     write_csv(per_seed, outputs["per_seed"])
     write_csv(summarise_metrics(per_seed), outputs["summary"])
@@ -209,17 +215,17 @@ def figures_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, samp
     for (sampler, _, target, seed), path in samples.items():
         if seed != first_seed:
             continue
-        drawn, _ = read_samples(path)
+        drawn = read_samples(path)
         name = parse_generator(sampler)[0]
         curves.append(discovery_curve(drawn, keys(indices), lookup, target).assign(model=name, target_class=target))
         if target == minority:
-            figure_sets[name] = drawn
+            figure_sets[name] = drawn.indices()
     discovery_curves(pd.concat(curves, ignore_index=True), outputs["discovery_png"], outputs["discovery_csv"])
     sample_figures(space, indices, classes, minority, figure_sets, outputs)
 
 
 def charge_balance_row(name: str, seed: int | None, samples: np.ndarray, lookup: np.ndarray, target: int) -> dict:
-    """Share of the unique compositions, and of those in the target class, that SMACT calls charge-balanced."""
+    """Share of the distinct compositions, and of those in the target class, that SMACT calls charge-balanced."""
     from compgen.elpasolite.charge import charge_balanced
 
     unique = samples[np.unique(keys(samples), return_index=True)[1]]
@@ -236,10 +242,9 @@ def charge_balance_row(name: str, seed: int | None, samples: np.ndarray, lookup:
 
 
 def sample_figures(space: pd.DataFrame, indices, classes, target: int, samples: dict[str, np.ndarray], outputs) -> None:
-    """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class."""
+    """Fig. 5 (energies of unique samples) and Fig. 6 (p(Z|S)) for one target class; `samples`: each run's distinct compositions."""
     from compgen.elpasolite.plots import energy_histograms, site_heatmaps
 
-    samples = {name: run[np.unique(keys(run), return_index=True)[1]] for name, run in samples.items()}
     energy = pd.Series(space["e_form"].to_numpy(), index=space["key"].to_numpy())
     in_class = space.loc[space["energy_class"] == target, list("ABCD")].to_numpy()
     training = indices[classes == target]
@@ -261,9 +266,9 @@ def sweep_job(dft: pd.DataFrame, space_path, class_table_path, cfg: dict, sample
     rows = []
     for (sampler, n_train, target, seed), path in samples.items():
         n_train = full if n_train == "all" else n_train
-        drawn, invalid = read_samples(path)
+        drawn = read_samples(path)
         metrics = generation_metrics(drawn, lookup, space, target)
-        rows.append({"model": parse_generator(sampler)[0], "n_train": n_train, "seed": seed, "target_class": target, "n_invalid": invalid, **metrics})
+        rows.append({"model": parse_generator(sampler)[0], "n_train": n_train, "seed": seed, "target_class": target, "n_invalid": drawn.n_invalid, **metrics})
         log.info("%s, %d training rows, seed %d: %s", sampler, n_train, seed, {k: round(v, 3) for k, v in metrics.items()})
     per_seed = pd.DataFrame(rows).sort_values(["model", "n_train", "seed"], kind="stable")
     write_csv(per_seed, outputs["per_seed"])

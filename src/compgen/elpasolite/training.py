@@ -21,7 +21,7 @@ from torch.nn import functional as F
 
 from compgen import training
 from compgen.elpasolite.metrics import N_CLASSES
-from compgen.elpasolite.space import collect_valid, encode
+from compgen.elpasolite.space import encode
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -88,12 +88,12 @@ def run_updates(
     training.run(loop, step, stateful, config, output, finish, stop_after)
 
 
-@torch.no_grad()
-def sample_valid(network: nn.Module, target: int, n: int, seed: int, batch: int = 100_000, max_draws: int | None = None) -> tuple[np.ndarray, int]:
-    """Draw from `network.sample` until n valid compositions (in generation order); returns them and the invalid count.
-
-    Fails with `SamplingError` after `max_draws` draws (default 100 n).
-    """
+def generator_draw(network: nn.Module, target: int, seed: int, batch: int):
+    """A function that returns the next `batch` draws (element indices) of a trained generator for class `target`."""
     generator = torch.Generator().manual_seed(seed)
-    what = f"{type(network).__name__} for class {target}"
-    return collect_valid(n, lambda: network.sample(batch, target, generator), what, max_draws)
+
+    @torch.no_grad()
+    def draw() -> np.ndarray:
+        return network.sample(batch, target, generator)
+
+    return draw
