@@ -21,8 +21,8 @@ import torch
 from compgen.config import defaults
 from compgen.elpasolite.generators import GENERATORS, load_generator
 from compgen.elpasolite.metrics import generation_metrics
-from compgen.elpasolite.study import read_class_table, training_rows
 from compgen.elpasolite.space import count_valid
+from compgen.elpasolite.study import read_class_table, training_rows
 from compgen.elpasolite.training import generator_draw
 from compgen.io import read_table
 

@@ -29,7 +29,7 @@ def default_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None):
+def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None, cores: int = 2):
     """Run the workflow's Snakefile with `config` in `workdir`; return the completed process.
 
     `timeout`: seconds, after which the run gets SIGTERM and, 10 s later, SIGKILL (on
@@ -48,7 +48,7 @@ def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path |
         "--snakefile", str(ROOT / "Snakefile"),
         "--directory", str(workdir),
         "--configfile", str(configfile),
-        "--cores", "2",
+        "--cores", str(cores),
         *extra,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
@@ -94,6 +94,8 @@ def tiny_run(tmp_path_factory, mirror, default_config):
     """
     config = tiny_config(default_config)
     work = tmp_path_factory.mktemp("tiny") / "work"
-    result = run_workflow(work, ["all"], config, mirror, "--resources", "gpu=2")
+    # Four cores' worth of jobs on two: a tiny job spends most of its seconds importing torch on one
+    # core, so two of them overlap well. Each job still runs on the threads its rule declares.
+    result = run_workflow(work, ["all"], config, mirror, "--resources", "gpu=2", cores=4)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return work, config

@@ -204,10 +204,12 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror, tmp_
     per_seed = pd.read_csv(out / "metrics_per_seed.csv").set_index(["model", "target_class"])
     for (model, target), row in per_seed.iterrows():
         sampler = f"dqn_class{target}" if model == "dqn" else model
-        sample_keys = pd.read_parquet(out / "samples" / "all" / f"class{target}" / f"{sampler}_seed0.parquet")["key"].to_numpy()
-        assert len(sample_keys) == row["n_samples"] == {1: 200, 5: 300}[target]
-        assert row["precision_right"] == pytest.approx((lookup[sample_keys] == target).mean())
-        assert row["n_unique"] == len(np.unique(sample_keys))
+        counts = pd.read_parquet(out / "samples" / "all" / f"class{target}" / f"{sampler}_seed0.parquet")
+        assert counts["count"].sum() == row["n_samples"] == {1: 200, 5: 300}[target]
+        assert row["precision_right"] == pytest.approx(counts["count"][lookup[counts["key"]] == target].sum() / counts["count"].sum())
+        assert row["n_unique"] == len(counts) == counts["key"].nunique()
+        # first draws are distinct positions among the valid samples, the very first at 0
+        assert counts["first"].is_unique and counts["first"].min() == 0 and counts["first"].max() < row["n_samples"]
     # one DQN agent per target class; the sweep's seed 0 reuses the study's full-set models and adds the subset's
     main = {"cvae_seed0.pt", "wgan_seed0.pt", "dqn_class1_seed0.pt", "dqn_class5_seed0.pt"}
     assert {p.name for p in (out / "models" / "all").glob("*.pt")} == main
