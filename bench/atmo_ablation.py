@@ -1,0 +1,107 @@
+"""Δ of the atmo Augmented CycleGAN for variants of its settings, every fold and several seeds.
+
+    .venv/bin/python bench/atmo_ablation.py default '{}' no_skip '{"input_skip": false}' --seeds 0 1 2
+    .venv/bin/python bench/atmo_ablation.py default '{}' --pair CNC NCC --seeds 0
+
+Each NAME JSON pair lays JSON over the schema's `atmo.model` defaults. For every
+variant, seed and fold it trains the Augmented CycleGAN on the workflow's folds
+(the protocol of `snakemake atmo`: test B never in training, the same 50 draws
+of z_B for Δ_sample, the z grid for Δ_opt) and scores the fold's test B, with
+the identity and random baselines beside it. Runs two jobs at a time, one
+thread each. Models are kept under results/bench/atmo_ablation/ so a rerun
+skips what is done; rows go to results/bench/atmo_ablation.csv (one per
+variant x pair x seed x fold) and a pooled table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from compgen.atmo.data import build_pools, pair_label
+from compgen.atmo.evaluate import evaluate_fold
+from compgen.atmo.study import train_settings
+from compgen.atmo.train import load_model, train
+from compgen.config import defaults
+from compgen.datasets import build_atmo
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "results" / "bench" / "atmo_ablation"
+
+
+def pools_of(pair: tuple[str, str], cfg: dict):
+    mirror = Path(os.environ.get("COMPGEN_DATA_MIRROR") or ROOT.parent / "shared" / "data")
+    atmo, _ = build_atmo({"atmo.csv": mirror / "atmo" / "atmo.csv"})
+    return build_pools(atmo, *pair, cfg["n_folds"], cfg["split_seed"])
+
+
+def run_one(name: str, overrides: dict, pair: tuple[str, str], fold: int, seed: int) -> dict:
+    """Train (or reuse) one model and score its fold: one row of the ablation table."""
+    import torch
+
+    torch.set_num_threads(1)
+    cfg = defaults("atmo")
+    cfg["model"] = {**cfg["model"], **overrides}
+    pools = pools_of(pair, cfg)
+    rows = pools.fold(fold)
+    settings = train_settings(cfg, "augcyc", fold, seed, len(pools.elements))
+    path = OUT / pair_label(*pair) / name / f"fold{fold}_seed{seed}.pt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    if not path.exists():
+        train(settings, pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], path)
+    seconds = time.perf_counter() - began
+    model, _ = load_model(path)
+    evaluation = cfg["evaluation"]
+    z_grid = np.linspace(evaluation["z_min"], evaluation["z_max"], evaluation["z_points"])
+    deltas, _ = evaluate_fold(
+        pools.vectors, pools.table, rows["test_b"], model, None,
+        evaluation["n_sample"], evaluation["n_sample_max"], z_grid, seed=evaluation["seed"] + 1000 * seed + fold,
+    )  # fmt: skip
+    means = deltas.groupby("method")["delta"].mean()
+    return {"variant": name, "pair": pair_label(*pair), "seed": seed, "fold": fold, "n_test": len(rows["test_b"]), **means.to_dict(), "train_seconds": seconds}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variants", nargs="+", help="NAME JSON NAME JSON ...")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--pair", nargs=2, action="append", help="amine A and B (repeatable); default CNC NCCN")
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args()
+    if len(args.variants) % 2:
+        parser.error("variants come as NAME JSON pairs")
+    variants = {name: json.loads(text) for name, text in zip(args.variants[::2], args.variants[1::2], strict=True)}
+    pairs = [tuple(p) for p in args.pair or [("CNC", "NCCN")]]
+    n_folds = defaults("atmo")["n_folds"]
+    tasks = [(name, overrides, pair, fold, seed) for name, overrides in variants.items() for pair in pairs for seed in args.seeds for fold in range(n_folds)]
+    rows = []
+    with ProcessPoolExecutor(args.jobs) as pool:
+        for done, row in enumerate(pool.map(run_one, *zip(*tasks, strict=True)), 1):
+            rows.append(row)
+            print(f"[{done}/{len(tasks)}] {row['variant']} {row['pair']} seed {row['seed']} fold {row['fold']}: "
+                  f"Δ_sample {row['augcyc_sample']:.4f} Δ_opt {row['augcyc_opt']:.4f} ({row['train_seconds']:.0f} s)", flush=True)  # fmt: skip
+    table = pd.DataFrame(rows)
+    out = ROOT / "results" / "bench" / "atmo_ablation.csv"
+    previous = pd.read_csv(out) if out.exists() else pd.DataFrame()
+    keys = ["variant", "pair", "seed", "fold"]
+    merged = pd.concat([previous, table]).drop_duplicates(keys, keep="last") if len(previous) else table
+    out.parent.mkdir(parents=True, exist_ok=True)
+    merged.to_csv(out, index=False)
+    # pooled over folds (weighted by test size) per seed, then mean and spread over seeds
+    weighted = table.assign(**{m: table[m] * table["n_test"] for m in ("augcyc_sample", "augcyc_opt", "identity", "random")})
+    per_seed = weighted.groupby(["variant", "pair", "seed"])[["augcyc_sample", "augcyc_opt", "identity", "random", "n_test"]].sum()
+    per_seed = per_seed[["augcyc_sample", "augcyc_opt", "identity", "random"]].div(per_seed["n_test"], axis=0)
+    summary = per_seed.groupby(["variant", "pair"]).agg(["mean", "min", "max"])
+    print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+
+
+if __name__ == "__main__":
+    main()
