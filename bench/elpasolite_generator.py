@@ -5,6 +5,8 @@ results/elpasolite/models. Needs `snakemake elpasolite_space` to have run.
 
     .venv/bin/python bench/elpasolite_generator.py wgan '{"updates": 200000, "lr": 1e-5}'
     .venv/bin/python bench/elpasolite_generator.py dqn '{"target_class": 1, "hidden": 512, "layers": 5}'
+    .venv/bin/python bench/elpasolite_generator.py wgan --model-file results/elpasolite/models/all/wgan_seed1.pt \
+        --targets 5 --n-samples 25000000      # time and score a trained model's sampling
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=Path("results"))
     parser.add_argument("--n-samples", type=int, default=10_000)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--model-file", type=Path, help="score this trained model file instead of training one")
+    parser.add_argument("--targets", type=int, nargs="+", help="classes to sample (default 1 and 5; an agent's own class)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(args.threads)
@@ -44,16 +48,24 @@ def main() -> None:
     indices, classes = training_rows(read_table(args.results / "datasets" / "elpasolite_dft.parquet"))
     space = read_table(args.results / "elpasolite" / "space.parquet")
     lookup = read_class_table(args.results / "elpasolite" / "class_table.npy")
-    with tempfile.TemporaryDirectory() as tmp:
+    if args.model_file:
+        network = load_generator(args.model_file)
+        print(f"{args.model} from {args.model_file}")
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            start = time.perf_counter()
+            kind.train(settings, indices, classes, Path(tmp) / "model.pt")
+            seconds = time.perf_counter() - start
+            network = load_generator(Path(tmp) / "model.pt")
+        print(f"{args.model} {settings}\ntrained in {seconds:.1f} s ({1000 * seconds / settings.updates:.2f} ms per update)")
+    own_class = getattr(network, "target_class", None)
+    for target in args.targets or ([own_class] if own_class else [1, 5]):
         start = time.perf_counter()
-        kind.train(settings, indices, classes, Path(tmp) / "model.pt")
-        seconds = time.perf_counter() - start
-        network = load_generator(Path(tmp) / "model.pt")
-    print(f"{args.model} {settings}\ntrained in {seconds:.1f} s ({1000 * seconds / settings.updates:.2f} ms per update)")
-    for target in [settings.target_class] if args.model == "dqn" else [1, 5]:
         samples = count_valid(args.n_samples, generator_draw(network, target, settings.seed, 100_000), f"{args.model} for class {target}")
+        seconds = time.perf_counter() - start
         metrics = generation_metrics(samples, lookup, space, target)
-        print(f"class {target}: invalid {samples.n_invalid}, " + ", ".join(f"{k} {v:.3f}" for k, v in metrics.items()))
+        scores = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items())
+        print(f"class {target}: {args.n_samples} valid samples in {seconds:.0f} s, invalid {samples.n_invalid}, {scores}")
 
 
 if __name__ == "__main__":
