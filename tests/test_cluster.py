@@ -26,7 +26,7 @@ import yaml
 
 from conftest import ROOT, run_workflow
 
-TIMEOUT = 900  # seconds for one cluster run; a hung run must not hang the suite
+TIMEOUT = 1500  # seconds for one cluster run (every tiny study: ~11 min on two idle cores); a hung run must not hang the suite
 
 
 @pytest.fixture(scope="module")
