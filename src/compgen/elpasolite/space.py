@@ -175,10 +175,10 @@ class _Tally:
 
     def add(self, batch: np.ndarray) -> None:
         batch_keys = keys(batch)
-        distinct, position = np.unique(batch_keys, return_index=True)
+        distinct, position, times = np.unique(batch_keys, return_index=True, return_counts=True)
         new = self.first[distinct] < 0
         self.first[distinct[new]] = self.seen + position[new]
-        self.count += np.bincount(batch_keys, minlength=len(self.count))
+        self.count[distinct] += times  # distinct keys: no index repeats
         self.seen += len(batch_keys)
 
     def counts(self, n_invalid: int) -> SampleCounts:
