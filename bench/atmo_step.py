@@ -57,15 +57,19 @@ def time_step(settings: TrainSettings, a: torch.Tensor, b: torch.Tensor, steps: 
     n = a.shape[0]
     batch = b[torch.randint(len(b), (n,))]
     z_a, z_b = torch.randn(2, n, 1, device=device).unbind(0)
+
+    def losses_of(fn, *args):
+        return fn(model, *args)
+
     with FlopCounterMode(display=False) as counter:
-        train_step(model, opt_g, opt_d, a, batch, z_a, z_b, settings)
+        train_step(losses_of, opt_g, opt_d, a, batch, z_a, z_b, settings)
     for _ in range(3):
-        train_step(model, opt_g, opt_d, a, batch, z_a, z_b, settings)
+        train_step(losses_of, opt_g, opt_d, a, batch, z_a, z_b, settings)
     times = []
     for _ in range(steps):
         sync(device)
         began = time.perf_counter()
-        train_step(model, opt_g, opt_d, a, batch, z_a, z_b, settings)
+        train_step(losses_of, opt_g, opt_d, a, batch, z_a, z_b, settings)
         sync(device)
         times.append(time.perf_counter() - began)
     seconds = statistics.median(times)

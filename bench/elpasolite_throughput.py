@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 
 from compgen.elpasolite.metrics import generation_metrics, uniform_draw
-from compgen.elpasolite.oracle import augmented_dft, fit, predict_grid
-from compgen.elpasolite.space import SPACE_SIZE, count_valid
+from compgen.elpasolite.oracle import fit, predict_grid
+from compgen.elpasolite.space import SPACE_SIZE, augmented_dft, count_valid
 from compgen.elpasolite.study import read_class_table
 from compgen.io import read_table
 

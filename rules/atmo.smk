@@ -23,25 +23,27 @@ rule atmo_split:
         "../scripts/atmo_split.py"
 
 
+# One job per network trains every fold and seed of it: as one stack of models (batched matrix
+# products, one GPU busy with all of them) from atmo.stack_min_models on; one file per model.
 rule atmo_train:
     input:
         ATMO_SPLIT,
     output:
-        model=f"{ATMO_DIR}/models/{ATMO_MODEL.template}.pt",
-        losses=f"{ATMO_DIR}/models/{ATMO_MODEL.template}_losses.csv",
+        model=atmo_stack_files(".pt"),
+        losses=atmo_stack_files("_losses.csv"),
     log:
-        f"{ATMO_LOGS}/train_{ATMO_MODEL.template}.log",
+        f"{ATMO_LOGS}/train_{{model}}.log",
     benchmark:
-        f"benchmarks/atmo/{atmo_pair()}/train_{ATMO_MODEL.template}.tsv"
+        f"benchmarks/atmo/{atmo_pair()}/train_{{model}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_train_minutes(),
+        runtime=atmo_train_minutes(len(atmo_stack_files(".pt"))),
     params:
-        cfg=atmo_params("model", "log_every", "checkpoint_every"),
+        cfg=atmo_params("model", "log_every", "checkpoint_every", "stack_min_models"),
     script:
         "../scripts/atmo_train.py"
 
@@ -171,25 +173,29 @@ rule atmo_figures:
         "../scripts/atmo_figures.py"
 
 
+# Every model of the sweep in one job: two stacks (with and without unpaired data, whose pool A differ).
 rule atmo_sweep_train:
     input:
         ATMO_SPLIT,
     output:
-        model=f"{ATMO_DIR}/sweep/models/{ATMO_SWEEP_MODEL.template}.pt",
-        losses=f"{ATMO_DIR}/sweep/models/{ATMO_SWEEP_MODEL.template}_losses.csv",
+        model=list(atmo_sweep_model_files(None).values()),
+        losses=[
+            path.replace(".pt", "_losses.csv")
+            for path in atmo_sweep_model_files(None).values()
+        ],
     log:
-        f"{ATMO_LOGS}/sweep_{ATMO_SWEEP_MODEL.template}.log",
+        f"{ATMO_LOGS}/sweep_train.log",
     benchmark:
-        f"benchmarks/atmo/{atmo_pair()}/sweep_{ATMO_SWEEP_MODEL.template}.tsv"
+        f"benchmarks/atmo/{atmo_pair()}/sweep_train.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_train_minutes(),
+        runtime=atmo_train_minutes(len(atmo_sweep_model_files(None))),
     params:
-        cfg=atmo_params("model", "log_every", "checkpoint_every"),
+        cfg=atmo_params("model", "log_every", "checkpoint_every", "stack_min_models"),
     script:
         "../scripts/atmo_sweep_train.py"
 
@@ -240,7 +246,12 @@ rule atmo_tune:
         runtime=atmo_tune_minutes(),
     params:
         cfg=atmo_params(
-            "model", "log_every", "checkpoint_every", "evaluation", "tuning"
+            "model",
+            "log_every",
+            "checkpoint_every",
+            "stack_min_models",
+            "evaluation",
+            "tuning",
         ),
     script:
         "../scripts/atmo_tune.py"

@@ -79,16 +79,27 @@ def atmo_params(*sections):
 ATMO_SECONDS_PER_BLOCK_EPOCH = 0.036
 
 
-def atmo_train_minutes():
+def atmo_train_minutes(n_models=1):
+    """A stack trains its models at least as fast as one after another (bench/atmo_stack.py)."""
     model = ATMO["model"]
     return runtime_minutes(
-        model["epochs"], ATMO_SECONDS_PER_BLOCK_EPOCH * max(model["blocks"], 1)
+        model["epochs"],
+        n_models * ATMO_SECONDS_PER_BLOCK_EPOCH * max(model["blocks"], 1),
     )
 
 
+def atmo_stack_files(suffix):
+    """The files of one network's stack: every fold and seed, `{model}` left as the job's wildcard."""
+    return [
+        f"results/atmo/{atmo_pair()}/models/{{model}}_fold{fold}_seed{seed}{suffix}"
+        for fold in range(ATMO["n_folds"])
+        for seed in ATMO["seeds"]
+    ]
+
+
 def atmo_tune_minutes():
-    """Every call of the search trains one model per fold."""
-    return ATMO["tuning"]["n_calls"] * ATMO["n_folds"] * atmo_train_minutes()
+    """Every call of the search trains one stack of a model per fold."""
+    return ATMO["tuning"]["n_calls"] * atmo_train_minutes(ATMO["n_folds"])
 
 
 def atmo_model_files(wildcards):

@@ -1,18 +1,14 @@
+from pathlib import Path
+
 from compgen.atmo.data import read_split
-from compgen.atmo.study import sweep_fold, train_job
+from compgen.atmo.study import ModelSpec, sweep_fold, train_job
+from compgen.registry import ATMO_SWEEP_MODEL
 from compgen.workflow import job_logging
 
 with job_logging(snakemake.log[0]):
-    seed = int(snakemake.wildcards.seed)
-    train_job(
-        read_split(snakemake.input[0]),
-        snakemake.params.cfg,
-        "augcyc",
-        sweep_fold(seed, snakemake.params.cfg),
-        seed,
-        snakemake.output.model,
-        snakemake.output.losses,
-        snakemake.threads,
-        paired_fraction=float(snakemake.wildcards.fraction),
-        with_unpaired=snakemake.wildcards.unpaired == "with",
-    )
+    cfg = snakemake.params.cfg
+    specs = []
+    for model, losses in zip(snakemake.output.model, snakemake.output.losses, strict=True):
+        fraction, unpaired, seed = ATMO_SWEEP_MODEL.parse(Path(model).stem)
+        specs.append(ModelSpec("augcyc", sweep_fold(seed, cfg), seed, model, losses, float(fraction), unpaired == "with"))
+    train_job(read_split(snakemake.input[0]), cfg, specs, snakemake.threads)

@@ -1,4 +1,5 @@
 import copy
+import dataclasses
 
 import numpy as np
 import pandas as pd
@@ -8,7 +9,7 @@ import torch
 from compgen.atmo.data import build_pools, pair_label, seen_in_training
 from compgen.atmo.evaluate import delta, random_on_support, summarise
 from compgen.atmo.models import CompositionGAN, Generator, support_softmax
-from compgen.atmo.train import learning_rates, train
+from compgen.atmo.train import learning_rates, load_model, train, train_stack
 from compgen.datasets import build_atmo
 from conftest import atmo_train_settings, run_workflow
 
@@ -165,6 +166,80 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
 
 
+def _stack_inputs(augmented: bool, epochs: int):
+    """Three models of one network (seeds 3, 7, 11), each with its own pool B; pool A of 41 rows."""
+    rng = np.random.default_rng(1)
+    pools = []
+    for n in (41, 30, 25, 33):
+        x = rng.random((n, 8)) * (rng.random((n, 8)) < 0.5)
+        x[:, 0] += 0.1
+        pools.append(x / x.sum(1, keepdims=True))
+    base = atmo_train_settings(augmented=augmented, width=8, blocks=1, epochs=epochs, lr_slowdown_every=5, log_every=5, checkpoint_every=4)
+    return [dataclasses.replace(base, seed=seed) for seed in (3, 7, 11)], pools[0], pools[1:]
+
+
+@pytest.mark.parametrize(("augmented", "epochs"), [(False, 20), (True, 2)])
+def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, augmented, epochs):
+    """Same initial weights, draws and updates as one job per model; only float rounding differs.
+
+    The models are only equal to rounding because a batched matrix product sums in another
+    order than one model's; GAN training amplifies such differences over many epochs (the
+    Augmented CycleGAN's within a few, README), so the comparison runs a short horizon.
+    """
+    settings, a, bs = _stack_inputs(augmented, epochs)
+    alone = [train(s, a, b, tmp_path / f"alone{k}.pt", tmp_path / f"alone{k}.csv") for k, (s, b) in enumerate(zip(settings, bs, strict=True))]
+    outputs = [tmp_path / f"stack{k}.pt" for k in range(3)]
+    losses = train_stack(settings, a, bs, outputs, [tmp_path / f"stack{k}.csv" for k in range(3)])
+    assert list(losses.columns[:2]) == ["epoch", "model"] and len(losses) == 3 * epochs
+    for k in range(3):
+        own = pd.read_csv(tmp_path / f"stack{k}.csv")
+        assert list(own.columns) == list(alone[k].columns) and len(own) == epochs
+        np.testing.assert_allclose(own.to_numpy(), alone[k].to_numpy(), rtol=0, atol=1e-5)
+        mine, theirs = (torch.load(tmp_path / f"{kind}{k}.pt", weights_only=True) for kind in ("stack", "alone"))
+        assert mine["settings"] == theirs["settings"] and mine["settings"]["seed"] == settings[k].seed
+        assert mine["model"].keys() == theirs["model"].keys()
+        for name, tensor in theirs["model"].items():
+            torch.testing.assert_close(mine["model"][name], tensor, rtol=0, atol=1e-5, msg=f"model {k} {name}")
+        model, _ = load_model(outputs[k])  # written in the layout of a model trained alone
+        assert model.augmented == augmented
+    # the models really differ from one another: seeds and pools B are each their own
+    first, second = (torch.load(path, weights_only=True)["model"] for path in outputs[:2])
+    assert not torch.equal(first["G_AB.out.weight"], second["G_AB.out.weight"])
+
+
+def test_a_killed_stack_resumes_to_the_same_weights(tmp_path):
+    settings, a, bs = _stack_inputs(True, 9)
+    straight = [tmp_path / f"straight{k}.pt" for k in range(3)]
+    resumed = [tmp_path / f"resumed{k}.pt" for k in range(3)]
+    train_stack(settings, a, bs, straight)
+    assert train_stack(settings, a, bs, resumed, stop_after=6) is None  # killed after epoch 6
+    assert torch.load(tmp_path / "resumed0.pt.ckpt", weights_only=True)["step"] == 4
+    assert not any(path.exists() for path in resumed)
+    train_stack(settings, a, bs, resumed)
+    assert not (tmp_path / "resumed0.pt.ckpt").exists()
+    for before, after in zip(straight, resumed, strict=True):
+        expected, got = (torch.load(path, weights_only=True)["model"] for path in (before, after))
+        for name, tensor in expected.items():
+            torch.testing.assert_close(got[name], tensor, rtol=0, atol=0, msg=name)
+
+
+def test_stack_size_setting_and_its_cpu_default():
+    from compgen.atmo.study import stack_min_models
+
+    assert stack_min_models({"stack_min_models": 4}) == 4
+    expected = 2 if torch.cuda.is_available() else 6  # where a stack gains (bench/atmo_stack.py)
+    assert stack_min_models({"stack_min_models": "auto"}) == expected == stack_min_models({})
+
+
+def test_a_stack_refuses_models_that_differ_in_more_than_seed(tmp_path):
+    settings, a, bs = _stack_inputs(True, 2)
+    wider = dataclasses.replace(settings[1], width=16)
+    with pytest.raises(ValueError, match="differ only in their seed"):
+        train_stack([settings[0], wider], a, bs[:2], [tmp_path / "x.pt", tmp_path / "y.pt"])
+    with pytest.raises(ValueError, match="one setting, pool B and output per model"):
+        train_stack(settings, a, bs[:2], [tmp_path / "x.pt", tmp_path / "y.pt", tmp_path / "z.pt"])
+
+
 @pytest.mark.e2e
 def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
     work, config = tiny_run
@@ -189,8 +264,10 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
     split = pd.read_parquet(study / "split.parquet")
     assert (split["pool"] == "A").sum() == 314 and (split["pool"] == "B").sum() == 427
     assert (split.loc[split["pool"] == "B", "part"] >= 0).sum() == 150
-    log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc_fold0_seed0.log").read_text()
-    assert "epoch 2/2" in log
+    log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc.log").read_text()
+    assert "training 3 augcyc models as one stack" in log and "augcyc x3 epoch 2/2" in log
+    sweep_log = (work / "logs" / "atmo" / "CNC__NCCN" / "sweep_train.log").read_text()
+    assert "training 2 augcyc models as one stack" in sweep_log and "training 1 augcyc models one after another" in sweep_log
     sweep = pd.read_csv(study / "figures" / "fraction_sweep.csv")
     assert sorted(zip(sweep["paired_fraction"], sweep["unpaired"], strict=True)) == [(0.0, "with"), (0.5, "with"), (0.5, "without")]
     assert (sweep["n"] == 50).all()

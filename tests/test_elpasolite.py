@@ -15,12 +15,13 @@ from compgen.elpasolite.metrics import (
     site_distributions,
     uniform_draw,
 )
-from compgen.elpasolite.oracle import augmented_dft, element_kernel, fit, predict_grid
+from compgen.elpasolite.oracle import element_kernel, fit, predict_grid
 from compgen.elpasolite.space import (
     ELEMENTS,
     ROW_GROUP,
     SPACE_SIZE,
     SampleCounts,
+    augmented_dft,
     collect_valid,
     count_valid,
     decode,

@@ -1,7 +1,8 @@
 """The one resumable training loop of every study.
 
 A study hands in a `step(i)` that updates its networks and returns its losses
-(0-d tensors, left on the device), the objects the steps change, and its
+(0-d tensors, left on the device; or one value per model, 1-d, when the step
+trains a stack of models at once), the objects the steps change, and its
 settings; the loop owns the rest: the device, seeding, a progress line with
 rate and ETA, and a checkpoint beside the job's output.
 
@@ -116,6 +117,16 @@ def progress_line(loop: LoopSettings, done: int, start: int, elapsed: float, los
     return f"{loop.label} {loop.unit} {done}/{loop.steps} ({100 * done / loop.steps:.0f}%)  {shown}  {rate:.1f} {loop.unit}s/s, ETA {eta}"
 
 
+def history_table(history: torch.Tensor, names: list[str], unit: str) -> pd.DataFrame:
+    """One row of losses per step (steps x names x models); a stack's table has a `model` column, rows by step then model."""
+    steps, _, n_models = history.shape
+    table = pd.DataFrame(history.permute(0, 2, 1).reshape(steps * n_models, len(names)).numpy(), columns=names)
+    if n_models > 1:
+        table.insert(0, "model", list(range(n_models)) * steps)
+    table.insert(0, unit, [i // n_models + 1 for i in range(steps * n_models)])
+    return table
+
+
 def run(
     loop: LoopSettings,
     step: Callable[[int], dict[str, torch.Tensor]],
@@ -128,7 +139,7 @@ def run(
     """Run steps `start..loop.steps` (start from `<output>.ckpt` when it matches `settings`).
 
     At the end `finish(history)` writes the job's outputs (history: one row of
-    losses per step, a `step` column first) and the checkpoint is removed.
+    losses per step, a `step` column first, see `history_table`) and the checkpoint is removed.
     `stop_after` ends the run after that many steps without finishing, as a
     killed job would (used to test resuming); it returns None then.
     """
@@ -140,8 +151,9 @@ def run(
     saved = load_checkpoint(ckpt, settings, stateful)
     if saved is not None:
         start, names = saved["step"], saved["names"]
-        history = torch.zeros(loop.steps, len(names))
-        history[:start] = saved["history"]
+        past = saved["history"].reshape(start, len(names), -1)  # checkpoints before stacks were 2-d
+        history = torch.zeros(loop.steps, len(names), past.shape[2])
+        history[:start] = past
     # Losses stay on the device until a log line or checkpoint needs them, so a GPU is never
     # made to wait for the CPU after each step.
     pending: list[tuple[int, torch.Tensor]] = []
@@ -150,8 +162,8 @@ def run(
         losses = step(i)
         if history is None:
             names = list(losses)
-            history = torch.zeros(loop.steps, len(names))
-        pending.append((i, torch.stack([losses[name].detach().float() for name in names])))
+            history = torch.zeros(loop.steps, len(names), losses[names[0]].numel())
+        pending.append((i, torch.stack([losses[name].detach().float().reshape(-1) for name in names])))
         done = i + 1
         at_log = done % loop.log_every == 0 or done == loop.steps
         at_checkpoint = done % loop.checkpoint_every == 0 and done < loop.steps
@@ -160,13 +172,13 @@ def run(
             history[list(rows)] = torch.stack(values).cpu()
             pending.clear()
         if at_log:
-            log.info(progress_line(loop, done, start, time.perf_counter() - began, dict(zip(names, history[i].tolist(), strict=True))))
+            shown = history[i].mean(1)  # a stack's line shows the mean over its models
+            log.info(progress_line(loop, done, start, time.perf_counter() - began, dict(zip(names, shown.tolist(), strict=True))))
         if at_checkpoint:
             save_checkpoint(ckpt, settings, done, stateful, history, names)
         if stop_after is not None and done >= stop_after:
             return None
-    table = pd.DataFrame(history.numpy(), columns=names)
-    table.insert(0, loop.unit, range(1, loop.steps + 1))
+    table = history_table(history, names, loop.unit)
     finish(table)
     ckpt.unlink(missing_ok=True)
     return table

@@ -40,7 +40,9 @@ class Layer(nn.Module):
 
     def __init__(self, n_in: int, n_out: int, latent_dim: int):
         super().__init__()
-        self.linear = nn.Linear(n_in, n_out)
+        # No bias: the batch norm after it subtracts any bias again, so its gradient is pure
+        # rounding noise, which Adam would turn into full-size random steps.
+        self.linear = nn.Linear(n_in, n_out, bias=False)
         self.norm = Norm(n_out, latent_dim)
 
     def forward(self, x, z):
@@ -51,7 +53,7 @@ class ResidualBlock(nn.Module):
     def __init__(self, width: int, latent_dim: int):
         super().__init__()
         self.first = Layer(width, width, latent_dim)
-        self.linear = nn.Linear(width, width)
+        self.linear = nn.Linear(width, width, bias=False)  # batch norm follows, as in Layer
         self.norm = Norm(width, latent_dim)
 
     def forward(self, x, z):
@@ -95,9 +97,10 @@ def _mlp(widths: list[int], activation: nn.Module, norm_from: int | None) -> nn.
     """Linear layers through `widths`, batch norm on hidden layers from index `norm_from` on."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(pairwise(widths)):
-        layers.append(nn.Linear(a, b))
+        normed = norm_from is not None and norm_from <= i < len(widths) - 2
+        layers.append(nn.Linear(a, b, bias=not normed))  # batch norm cancels a bias (see Layer)
         if i < len(widths) - 2:
-            if norm_from is not None and i >= norm_from:
+            if normed:
                 layers.append(nn.BatchNorm1d(b))
             layers.append(activation)
     return nn.Sequential(*layers)
@@ -128,7 +131,8 @@ def init_weights(module: nn.Module) -> None:
     for m in module.modules():
         if isinstance(m, nn.Linear):
             nn.init.normal_(m.weight, 0.0, 0.02)
-            nn.init.zeros_(m.bias)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
         elif isinstance(m, nn.BatchNorm1d) and m.affine:
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)

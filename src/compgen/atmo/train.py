@@ -8,6 +8,7 @@ the same weights on any device.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from compgen import training
 from compgen.atmo.models import CompositionGAN, discriminator_losses, generator_losses, loss_names
@@ -55,29 +57,88 @@ def learning_rates(settings: TrainSettings, epoch: int) -> tuple[float, float]:
     return lr_g, lr_g / settings.lr_divider
 
 
-def train_step(model, opt_g, opt_d, a, b, z_a, z_b, settings: TrainSettings) -> dict[str, torch.Tensor]:
+def train_step(losses_of, opt_g, opt_d, a, b, z_a, z_b, settings: TrainSettings) -> dict[str, torch.Tensor]:
     """One generator update, then one discriminator update on the same (detached) fakes.
 
-    Returns the losses by `loss_names`, left on the device.
+    `losses_of(fn, *args)` evaluates fn(model, *args): for one model directly, for a
+    `ModelStack` on every model at once. Returns the losses by `loss_names`, left on
+    the device (one value per model for a stack).
     """
     autocast = torch.autocast(a.device.type, dtype=torch.bfloat16, enabled=settings.bf16)
     # The generator step needs gradients through the discriminators, not of their weights.
     for p in opt_d.param_groups[0]["params"]:
         p.requires_grad_(False)
     with autocast:
-        loss_g, parts_g, fakes = generator_losses(model, a, b, z_a, z_b, settings.cyc_weight, settings.lambda_z)
+        loss_g, parts_g, fakes = losses_of(generator_losses, a, b, z_a, z_b, settings.cyc_weight, settings.lambda_z)
     opt_g.zero_grad(set_to_none=True)
-    loss_g.backward()
+    loss_g.sum().backward()  # the models of a stack share no weights: the sum's gradient is each one's own
     opt_g.step()
     for p in opt_d.param_groups[0]["params"]:
         p.requires_grad_(True)
+    fakes = {name: fake.detach() for name, fake in fakes.items()}
     with autocast:
-        loss_d, parts_d = discriminator_losses(model, a, b, z_a, z_b, fakes)
+        loss_d, parts_d = losses_of(discriminator_losses, a, b, z_a, z_b, fakes)
     opt_d.zero_grad(set_to_none=True)
-    loss_d.backward()
+    loss_d.sum().backward()
     opt_d.step()
     values = [loss_g, loss_d, *parts_g.values(), *parts_d.values()]
     return dict(zip(loss_names(settings.augmented), (v.detach() for v in values), strict=True))
+
+
+class _Call(nn.Module):
+    """forward(fn, *args) = fn(module, *args): lets `functional_call` run any function of the module."""
+
+    def __init__(self, module: nn.Module):
+        super().__init__()
+        self.module = module
+
+    def forward(self, fn, *args):
+        return fn(self.module, *args)
+
+
+class ModelStack(nn.Module):
+    """Models of one architecture as one: each parameter and buffer stacked along a new first dimension.
+
+    `per_model(fn, *args)` evaluates fn(model_k, *args_k) for every k at once
+    (`torch.func.vmap` over the stacked weights: one batched matrix product
+    where the models would each run their own), tensor arguments taken along
+    their first dimension. An optimiser over the stacked parameters updates
+    each model as its own optimiser would, since Adam works element by element.
+    """
+
+    def __init__(self, models: list[nn.Module]):
+        super().__init__()
+        params, buffers = torch.func.stack_module_state(models)
+        self.param_names, self.buffer_names = list(params), list(buffers)
+        self.weights = nn.ParameterList(nn.Parameter(params[name]) for name in self.param_names)
+        for i, name in enumerate(self.buffer_names):
+            self.register_buffer(f"buffer{i}", buffers[name])
+        # Never registered: the shell only lends its structure, its meta tensors are never read.
+        self._shell = [_Call(copy.deepcopy(models[0]).to("meta"))]
+
+    def __len__(self) -> int:
+        return len(self.weights[0])
+
+    def stacked(self, params_of_one: list[nn.Parameter], one: nn.Module) -> list[nn.Parameter]:
+        """The stacked parameters of the given parameters of `one` (any model of the stack)."""
+        wanted = {id(p) for p in params_of_one}
+        return [self.weights[i] for i, (_, p) in enumerate(one.named_parameters()) if id(p) in wanted]
+
+    def per_model(self, fn, *args):
+        params = {f"module.{name}": w for name, w in zip(self.param_names, self.weights, strict=True)}
+        buffers = {f"module.{name}": self.get_buffer(f"buffer{i}") for i, name in enumerate(self.buffer_names)}
+        in_dims = tuple(0 if isinstance(arg, torch.Tensor | dict) else None for arg in args)
+
+        def one(params, buffers, *args):
+            return torch.func.functional_call(self._shell[0], (params, buffers), (fn, *args))
+
+        return torch.func.vmap(one, in_dims=(0, 0, *in_dims))(params, buffers, *args)
+
+    def state_dict_of(self, k: int) -> dict[str, torch.Tensor]:
+        """Model k's own state dict, as if it had been trained alone."""
+        state = {name: w[k].detach().clone() for name, w in zip(self.param_names, self.weights, strict=True)}
+        state.update({name: self.get_buffer(f"buffer{i}")[k].clone() for i, name in enumerate(self.buffer_names)})
+        return state
 
 
 def adam(params, lr: float) -> torch.optim.Adam:
@@ -98,42 +159,111 @@ def train(
     `stop_after` ends the run early after that many epochs without writing
     anything but the checkpoint, as a killed job would (used to test resuming).
     """
-    device = training.pick_device()
-    torch.manual_seed(settings.seed)
-    generator = torch.Generator().manual_seed(settings.seed)
+    return train_stack([settings], vectors_a, [vectors_b], [output], [losses_output], stop_after)
 
-    a = torch.as_tensor(vectors_a, dtype=torch.float32, device=device)
-    b = torch.as_tensor(vectors_b, dtype=torch.float32, device=device)
-    model = CompositionGAN(a.shape[1], settings.width, settings.blocks, settings.augmented, input_skip=settings.input_skip).to(device)
-    lr_g, lr_d = learning_rates(settings, 0)
-    opt_g = adam(model.generator_parameters(), lr_g)
-    opt_d = adam(model.discriminator_parameters(), lr_d)
-    model.train()
-    n = a.shape[0]
 
-    def step(epoch: int) -> dict[str, torch.Tensor]:
-        lr_g, lr_d = learning_rates(settings, epoch)
-        for group in opt_g.param_groups:
+class StackTrainer:
+    """The networks, optimisers and random draws of models that differ only in seed and pool B.
+
+    Model k starts from the weights, draws the batches and z of, and takes the
+    updates that training it alone would, batched: equal up to float rounding.
+    One model runs as a plain `CompositionGAN`, several as a `ModelStack`. All
+    share pool A, so every batch has the same shape.
+    """
+
+    def __init__(self, settings: list[TrainSettings], vectors_a: np.ndarray, vectors_b: list[np.ndarray], device: torch.device):
+        if not len(settings) == len(vectors_b) > 0:
+            raise ValueError(f"a stack needs one setting, pool B and output per model: {len(settings)} settings, {len(vectors_b)} pools B")
+        if len({dataclasses.replace(s, seed=0) for s in settings}) > 1:
+            raise ValueError(f"models of one stack may differ only in their seed: {settings}")
+        self.settings = settings
+        self.a = torch.as_tensor(vectors_a, dtype=torch.float32, device=device)
+        self.bs = [torch.as_tensor(b, dtype=torch.float32, device=device) for b in vectors_b]
+        models, self.generators = [], []
+        for s in settings:
+            torch.manual_seed(s.seed)  # initial weights, as a model trained alone draws them
+            models.append(CompositionGAN(self.a.shape[1], s.width, s.blocks, s.augmented, input_skip=s.input_skip).to(device).train())
+            self.generators.append(torch.Generator().manual_seed(s.seed))
+        self.single = len(models) == 1
+        self.latent_dim = models[0].latent_dim
+        if self.single:
+            self.net = models[0]
+            generator_params, discriminator_params = self.net.generator_parameters(), self.net.discriminator_parameters()
+        else:
+            self.net = ModelStack(models)
+            generator_params = self.net.stacked(models[0].generator_parameters(), models[0])
+            discriminator_params = self.net.stacked(models[0].discriminator_parameters(), models[0])
+        lr_g, lr_d = learning_rates(settings[0], 0)
+        self.opt_g = adam(generator_params, lr_g)
+        self.opt_d = adam(discriminator_params, lr_d)
+
+    def losses_of(self, fn, *args):
+        return fn(self.net, *args) if self.single else self.net.per_model(fn, *args)
+
+    def step(self, epoch: int) -> dict[str, torch.Tensor]:
+        lr_g, lr_d = learning_rates(self.settings[0], epoch)
+        for group in self.opt_g.param_groups:
             group["lr"] = lr_g
-        for group in opt_d.param_groups:
+        for group in self.opt_d.param_groups:
             group["lr"] = lr_d
-        # Random draws happen on the CPU generator so a resumed run draws the same numbers on any device.
-        pick = torch.randint(len(b), (n,), generator=generator)
-        z = torch.randn(2, n, model.latent_dim, generator=generator) if model.augmented else torch.zeros(2, n, 0)
-        z_a, z_b = z.to(device).unbind(0)
-        return train_step(model, opt_g, opt_d, a, b[pick.to(device)], z_a, z_b, settings)
+        n, device = self.a.shape[0], self.a.device
+        # Random draws happen on each model's CPU generator so a resumed run draws the same numbers on any device.
+        b_batch, zs = [], []
+        for b, generator in zip(self.bs, self.generators, strict=True):
+            pick = torch.randint(len(b), (n,), generator=generator)
+            zs.append(torch.randn(2, n, self.latent_dim, generator=generator) if self.latent_dim else torch.zeros(2, n, 0))
+            b_batch.append(b[pick.to(device)])
+        z = torch.stack(zs, dim=1).to(device)  # 2 x models x n x latent_dim
+        if self.single:
+            return train_step(self.losses_of, self.opt_g, self.opt_d, self.a, b_batch[0], z[0, 0], z[1, 0], self.settings[0])
+        a = self.a.expand(len(self.bs), *self.a.shape)
+        return train_step(self.losses_of, self.opt_g, self.opt_d, a, torch.stack(b_batch), z[0], z[1], self.settings[0])
+
+    def model_state(self, k: int) -> dict[str, torch.Tensor]:
+        return self.net.state_dict() if self.single else self.net.state_dict_of(k)
+
+    def stateful(self) -> dict:
+        """What a checkpoint keeps (the one-model names are those of checkpoints written before stacks)."""
+        rngs = {"rng": self.generators[0]} if self.single else {f"rng{k}": g for k, g in enumerate(self.generators)}
+        return {"model": self.net, "opt_g": self.opt_g, "opt_d": self.opt_d, **rngs}
+
+
+def train_stack(
+    settings: list[TrainSettings],
+    vectors_a: np.ndarray,
+    vectors_b: list[np.ndarray],
+    outputs: list[str | Path],
+    losses_outputs: list[str | Path | None] | None = None,
+    stop_after: int | None = None,
+) -> pd.DataFrame | None:
+    """Train models that differ only in seed and pool B as one stack (`StackTrainer`); one model file (and loss table) each.
+
+    The checkpoint sits beside outputs[0]. Returns the losses (with a `model`
+    column for more than one model); `stop_after` as in `train`.
+    """
+    losses_outputs = losses_outputs or [None] * len(outputs)
+    if not len(settings) == len(outputs) == len(losses_outputs):
+        raise ValueError(f"a stack needs one setting, pool B and output per model: {len(settings)} settings, {len(outputs)} outputs")
+    trainer = StackTrainer(settings, vectors_a, vectors_b, training.pick_device())
+    n_elements = trainer.a.shape[1]
 
     def finish(losses: pd.DataFrame) -> None:
-        if losses_output is not None:
-            write_csv(losses, losses_output)
-        with atomic_path(output) as tmp:
-            torch.save({"settings": dataclasses.asdict(settings), "n_elements": a.shape[1], "model": model.state_dict()}, tmp)
+        for k, (s, output, losses_output) in enumerate(zip(settings, outputs, losses_outputs, strict=True)):
+            if losses_output is not None:
+                own = losses if trainer.single else losses[losses["model"] == k].drop(columns="model")
+                write_csv(own.reset_index(drop=True), losses_output)
+            with atomic_path(output) as tmp:
+                torch.save({"settings": dataclasses.asdict(s), "n_elements": n_elements, "model": trainer.model_state(k)}, tmp)
 
-    loop = training.LoopSettings(
-        settings.epochs, settings.log_every, settings.checkpoint_every, settings.seed, label="augcyc" if settings.augmented else "cyclegan", unit="epoch"
-    )
-    stateful = {"model": model, "opt_g": opt_g, "opt_d": opt_d, "rng": generator}
-    return training.run(loop, step, stateful, dataclasses.asdict(settings), output, finish, stop_after)
+    first = settings[0]
+    label = "augcyc" if first.augmented else "cyclegan"
+    if trainer.single:
+        checkpoint_settings = dataclasses.asdict(first)
+    else:
+        label = f"{label} x{len(settings)}"
+        checkpoint_settings = {"stack": [dataclasses.asdict(s) for s in settings], "pool_b": [len(b) for b in trainer.bs]}
+    loop = training.LoopSettings(first.epochs, first.log_every, first.checkpoint_every, first.seed, label=label, unit="epoch")
+    return training.run(loop, trainer.step, trainer.stateful(), checkpoint_settings, outputs[0], finish, stop_after)
 
 
 def load_model(path: str | Path, device: torch.device | None = None) -> tuple[CompositionGAN, TrainSettings]:

@@ -21,7 +21,7 @@ from skopt.space import Integer, Real
 
 from compgen.atmo.data import AminePools
 from compgen.atmo.evaluate import evaluate_fold
-from compgen.atmo.train import TrainSettings, load_model, train
+from compgen.atmo.train import TrainSettings, load_model, train_stack
 from compgen.io import atomic_path, write_csv
 from compgen.training import use_threads
 from compgen.workflow import Progress
@@ -38,21 +38,28 @@ SPACE = [
 NAMES = [dimension.name for dimension in SPACE]
 
 
-def mean_delta_sample(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, seed: int) -> float:
-    """Train on every fold with `base` settings and return the mean Δ_sample over all test C_B."""
+def mean_delta_sample(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, seed: int, stack: bool = True) -> float:
+    """Train on every fold with `base` settings (as one stack, or one after another) and return the mean Δ_sample over all test C_B."""
     values = []
+    folds = [pools.fold(fold) for fold in range(n_folds)]
     with tempfile.TemporaryDirectory() as scratch:
-        for fold in range(n_folds):
-            rows = pools.fold(fold)
-            path = Path(scratch) / f"fold{fold}.pt"
-            train(dataclasses.replace(base, seed=base.seed + fold), pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], path)
+        paths = [Path(scratch) / f"fold{fold}.pt" for fold in range(n_folds)]
+        settings = [dataclasses.replace(base, seed=base.seed + fold) for fold in range(n_folds)]
+        a = pools.vectors[folds[0]["train_a"]]  # the same in every fold
+        bs = [pools.vectors[rows["train_b"]] for rows in folds]
+        if stack:
+            train_stack(settings, a, bs, paths)
+        else:
+            for one, b, path in zip(settings, bs, paths, strict=True):
+                train_stack([one], a, [b], [path])
+        for fold, (rows, path) in enumerate(zip(folds, paths, strict=True)):
             model, _ = load_model(path)
             deltas, _ = evaluate_fold(pools.vectors, pools.table, rows["test_b"], model, None, n_sample, n_sample, np.array([0.0]), seed=seed + fold)
             values.extend(deltas.loc[deltas["method"] == "augcyc_sample", "delta"])
     return float(np.mean(values))
 
 
-def tune(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, n_calls: int, seed: int, progress: Path) -> pd.DataFrame:
+def tune(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, n_calls: int, seed: int, progress: Path, stack: bool = True) -> pd.DataFrame:
     """Run (or finish) the search; returns every call made, old and new."""
     done = pd.read_csv(progress) if progress.exists() else pd.DataFrame(columns=[*NAMES, "mean_delta_sample"])
     if len(done):
@@ -62,7 +69,7 @@ def tune(pools: AminePools, base: TrainSettings, n_folds: int, n_sample: int, n_
 
     def objective(x: list) -> float:
         settings = dataclasses.replace(base, **dict(zip(NAMES, (v.item() if hasattr(v, "item") else v for v in x), strict=True)))
-        value = mean_delta_sample(pools, settings, n_folds, n_sample, seed)
+        value = mean_delta_sample(pools, settings, n_folds, n_sample, seed, stack)
         nonlocal done
         call = pd.DataFrame([[*x, value]], columns=done.columns)
         done = call if done.empty else pd.concat([done, call], ignore_index=True)
@@ -89,11 +96,12 @@ def write_results(calls: pd.DataFrame, calls_csv, best_json) -> None:
 
 
 def tune_job(pools: AminePools, cfg: dict, outputs, threads: int) -> None:
-    from compgen.atmo.study import train_settings
+    from compgen.atmo.study import stack_min_models, train_settings
 
     use_threads(threads)
     base = train_settings(cfg, "augcyc", 0, cfg["seeds"][0], len(pools.elements))
     settings = cfg["tuning"]
     progress = Path(outputs["calls"]).with_suffix(".progress.csv")
-    calls = tune(pools, base, cfg["n_folds"], cfg["evaluation"]["n_sample"], settings["n_calls"], settings["seed"], progress)
+    stack = cfg["n_folds"] >= stack_min_models(cfg)
+    calls = tune(pools, base, cfg["n_folds"], cfg["evaluation"]["n_sample"], settings["n_calls"], settings["seed"], progress, stack)
     write_results(calls, outputs["calls"], outputs["best"])

@@ -26,28 +26,10 @@ import pandas as pd
 import torch
 from scipy.spatial.distance import cdist
 
-from compgen.elpasolite.space import ROW_GROUP, element_index, keys
+from compgen.elpasolite.space import ROW_GROUP, keys
 from compgen.workflow import Progress
 
 log = logging.getLogger(__name__)
-
-
-def augmented_dft(dft: pd.DataFrame) -> pd.DataFrame:
-    """DFT rows plus the A/B swap of every row whose swap is not already computed.
-
-    Columns: element indices A-D, e_form, source ('dft' or 'dft_ab_swap') and
-    twin, a group id shared by a composition and its swap.
-    """
-    indices = np.stack([element_index(dft[s]) for s in "ABCD"], axis=1)
-    original = pd.DataFrame(indices, columns=list("ABCD")).assign(e_form=dft["e_form"].to_numpy(), source="dft")
-    swapped = original.rename(columns={"A": "B", "B": "A"})[list("ABCD") + ["e_form"]].assign(source="dft_ab_swap")
-    known = set(keys(original[list("ABCD")].to_numpy()))
-    swapped = swapped[~np.isin(keys(swapped[list("ABCD")].to_numpy()), list(known))]
-    table = pd.concat([original, swapped], ignore_index=True)
-    canonical = table[list("ABCD")].to_numpy().copy()
-    canonical[:, :2].sort(axis=1)
-    table["twin"] = keys(canonical)
-    return table
 
 
 def element_kernel(sigma: float) -> np.ndarray:

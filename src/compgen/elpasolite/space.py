@@ -10,6 +10,7 @@ indexing, not a Python loop.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from pymatgen.core.periodic_table import Element
 
 from compgen.workflow import Progress
@@ -196,3 +197,21 @@ def count_valid(n: int, draw, what: str, max_draws: int | None = None) -> Sample
 def formula(indices) -> str:
     a, b, c, d = (ELEMENTS[i] for i in indices)
     return f"{a}{b}{c}2{d}6"
+
+
+def augmented_dft(dft: pd.DataFrame) -> pd.DataFrame:
+    """DFT rows plus the A/B swap of every row whose swap is not already computed.
+
+    Columns: element indices A-D, e_form, source ('dft' or 'dft_ab_swap') and
+    twin, a group id shared by a composition and its swap.
+    """
+    indices = np.stack([element_index(dft[s]) for s in "ABCD"], axis=1)
+    original = pd.DataFrame(indices, columns=list("ABCD")).assign(e_form=dft["e_form"].to_numpy(), source="dft")
+    swapped = original.rename(columns={"A": "B", "B": "A"})[list("ABCD") + ["e_form"]].assign(source="dft_ab_swap")
+    known = set(keys(original[list("ABCD")].to_numpy()))
+    swapped = swapped[~np.isin(keys(swapped[list("ABCD")].to_numpy()), list(known))]
+    table = pd.concat([original, swapped], ignore_index=True)
+    canonical = table[list("ABCD")].to_numpy().copy()
+    canonical[:, :2].sort(axis=1)
+    table["twin"] = keys(canonical)
+    return table

@@ -22,8 +22,7 @@ from compgen.elpasolite.metrics import (
     site_distributions,
     uniform_draw,
 )
-from compgen.elpasolite.oracle import augmented_dft, build_oracle
-from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, SampleCounts, count_valid, keys
+from compgen.elpasolite.space import ELEMENTS, SPACE_SIZE, SampleCounts, augmented_dft, count_valid, keys
 from compgen.io import atomic_path, read_table, write_csv, write_table
 from compgen.registry import parse_generator
 
@@ -46,6 +45,7 @@ SPACE_SCHEMA = pa.schema(
 
 def space_job(dft: pd.DataFrame, cfg: dict, outputs, threads: int) -> None:
     """Fit the oracle, label all 1,974,024 compositions, and write class sizes and reference JS distances."""
+    from compgen.elpasolite.oracle import build_oracle
     from compgen.elpasolite.plots import oracle_figure
     from compgen.training import use_threads
 

@@ -14,9 +14,7 @@ from compgen.latent.data import composition_split, fraction_matrix, material_spl
 from compgen.latent.evaluate import composition_reconstruction, race_summary, xrd_reconstruction
 from compgen.latent.properties import TASKS, cross_validate, group_folds, magpie_features
 from compgen.latent.search import TEST_FUNCTIONS, SearchSettings, minimise, race
-from compgen.latent.train import VAESettings, encode, load_vae, reconstruct, train_vae
 from compgen.latent.xrd import XRDSettings, patterns
-from compgen.training import use_threads
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +72,17 @@ def vae_data(vae: str, inputs: dict, cfg: dict) -> tuple[np.ndarray, np.ndarray]
     return _vectors(xrd["pattern"]), xrd_holdout(xrd, cfg)
 
 
-def vae_settings(vae: str, cfg: dict) -> VAESettings:
+def vae_settings(vae: str, cfg: dict):
+    from compgen.latent.train import VAESettings
+
     return VAESettings.from_config(vae, cfg[f"{vae}_vae"], log_every=cfg[f"{vae}_vae"]["log_every"])
 
 
 def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after: int | None = None) -> None:
     """Train one VAE and score its reconstruction of the held-out structures."""
+    from compgen.latent.train import load_vae, reconstruct, train_vae
+    from compgen.training import use_threads
+
     use_threads(threads)
     x, holdout = vae_data(vae, inputs, cfg)
     log.info("%s VAE: %d structures for training, %d held out", vae, (~holdout).sum(), holdout.sum())
@@ -103,6 +106,8 @@ def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after
 
 def encode_job(inputs: dict, cfg: dict, outputs) -> None:
     """Composition latents of every MP formula; composition + XRD latents of every perovskite."""
+    from compgen.latent.train import encode, load_vae
+
     composition_vae, xrd_vae = load_vae(inputs["composition_vae"]), load_vae(inputs["xrd_vae"])
     split = mp_formulas(inputs, cfg)
     z = encode(composition_vae, fraction_matrix(split["formula"]))
@@ -239,8 +244,10 @@ RUN_SCHEMA = pa.schema(
 
 
 def search_job(target_name: str, strategy: str, perovskites_path, cfg: dict, output, threads: int) -> None:
-    """Every seed of one strategy on one target; each evaluated material is a row."""
-    use_threads(threads)
+    """Every seed of one strategy on one target; each evaluated material is a row.
+
+    No torch here: `threads` pins nothing (the searches are numpy, scikit-optimize and hyperopt).
+    """
     target = search_target(cfg, target_name)
     pool, points, value = search_pool(read_table(perovskites_path), target)
     budget = search_budget(cfg)
@@ -272,7 +279,6 @@ def test_function_job(function: str, cfg: dict, output, threads: int) -> None:
     """Fig. S8's runs: random search, GP and TPE on a 2-D test function."""
     from compgen.workflow import Progress
 
-    use_threads(threads)
     s = cfg["search"]["test_functions"]
     strategies = ["random_box", "gp", "tpe"]
     progress = Progress(f"{function} runs", len(strategies) * s["seeds"], unit="run")
@@ -303,6 +309,8 @@ def search_summary_job(run_files: dict, test_function_files: list, perovskites_p
 
 
 def figures_job(inputs: dict, cfg: dict, outputs) -> None:
+    from compgen.latent.train import load_vae, reconstruct
+
     perovskites = read_table(inputs["perovskite_latents"])
     mp = read_table(inputs["mp_latents"])
     e = cfg["embedding"]
@@ -327,7 +335,9 @@ def figures_job(inputs: dict, cfg: dict, outputs) -> None:
 def tune_job(vae: str, inputs: dict, cfg: dict, output, threads: int) -> None:
     from pathlib import Path
 
+    from compgen.latent.train import VAESettings
     from compgen.latent.tuning import tune
+    from compgen.training import use_threads
 
     use_threads(threads)
     x, holdout = vae_data(vae, inputs, cfg)
