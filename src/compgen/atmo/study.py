@@ -96,7 +96,7 @@ def train_job(pools: AminePools, cfg: dict, specs: list[ModelSpec], threads: int
 def stack_min_models(cfg: dict) -> int:
     """From how many models a job trains them as one stack: `auto` is 2 on a GPU and 6 on the CPU.
 
-    On two CPU cores a batched matrix product is ~20% slower than its parts, so a stack
+    On two CPU cores a batched matrix product is slower than its parts, so a stack
     gains only where per-operation overhead dominates: 0.87x for 3 default networks, 1.4x
     for 9, 1.7x for 18, 0.78x for 3 paper-size ones (bench/atmo_stack.py).
     """

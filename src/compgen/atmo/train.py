@@ -116,9 +116,6 @@ class ModelStack(nn.Module):
         # Never registered: the shell only lends its structure, its meta tensors are never read.
         self._shell = [_Call(copy.deepcopy(models[0]).to("meta"))]
 
-    def __len__(self) -> int:
-        return len(self.weights[0])
-
     def stacked(self, params_of_one: list[nn.Parameter], one: nn.Module) -> list[nn.Parameter]:
         """The stacked parameters of the given parameters of `one` (any model of the stack)."""
         wanted = {id(p) for p in params_of_one}
