@@ -327,6 +327,41 @@ def test_dqn_generation_names_only_elements_of_the_space():
         agent.sample(10, 1, torch.Generator())
 
 
+def test_dqn_episode_distribution_is_the_product_of_its_step_policies_and_samples_like_the_steps():
+    import torch
+
+    from compgen.elpasolite.dqn import STEPS, QNetwork, legal_actions, place_value
+
+    torch.manual_seed(0)
+    agent = QNetwork(elpasolite_settings("dqn", hidden=16, layers=2, target_class=3)).eval()
+    episodes, probability = agent.episode_distribution(chunk=1000)
+    assert episodes.shape == (39**4, 4) and (episodes >= 0).all()
+    np.testing.assert_array_equal(np.sort(keys(episodes)), np.arange(39**4))  # every sequence of table places once
+    assert probability.sum() == pytest.approx(1.0, abs=1e-12)
+    # one episode by hand: K Na Al F is rows/groups (4,1) (3,1) (3,3) (2,7)
+    knaf = element_index(["K", "Na", "Al", "F"])
+    actions, state, by_hand = [3, 0, 2, 0, 2, 2, 1, 6], np.zeros((1, STEPS)), 1.0
+    for step, action in enumerate(actions):
+        with torch.no_grad():
+            q = agent(torch.as_tensor(state, dtype=torch.float32))[0].double()
+        legal = torch.as_tensor(legal_actions(state, step)[0].copy())
+        by_hand *= float(torch.softmax(agent.beta * q.masked_fill(~legal, -torch.inf), 0)[action])
+        state[0, step] = place_value(action, step)
+    assert probability[keys(episodes) == keys(knaf[None])[0]][0] == pytest.approx(by_hand, rel=1e-6)
+    # the sampler draws what the eight policy steps draw: every site's element frequencies agree
+    # to within 5 standard errors of a difference of two 100,000-draw frequencies
+    with torch.no_grad():
+        stepwise = agent.sample(100_000, 3, torch.Generator().manual_seed(0))
+    whole = agent.sampler(3)(100_000, torch.Generator().manual_seed(1))
+    for site in range(4):
+        a, b = (np.bincount(draws[:, site], minlength=39) / 100_000 for draws in (stepwise, whole))
+        assert np.abs(a - b).max() < 5 * np.sqrt(2 * 0.25 / 100_000), site
+    exact_valid = probability[valid(episodes)].sum()
+    assert abs(valid(whole).mean() - exact_valid) < 5 * np.sqrt(0.25 / 100_000)
+    with pytest.raises(ValueError, match="class 3, not class 1"):
+        agent.sampler(1)
+
+
 def test_gradient_penalty_of_a_linear_critic_is_its_weight_norm_minus_one_squared():
     import torch
 

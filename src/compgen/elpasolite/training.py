@@ -89,11 +89,20 @@ def run_updates(
 
 
 def generator_draw(network: nn.Module, target: int, seed: int, batch: int):
-    """A function that returns the next `batch` draws (element indices) of a trained generator for class `target`."""
+    """A function that returns the next `batch` draws (element indices) of a trained generator for class `target`.
+
+    A network with a `sampler(target)` (the agent) draws through it; the others through `sample`.
+    """
     generator = torch.Generator().manual_seed(seed)
+    if hasattr(network, "sampler"):
+        sample = network.sampler(target)
+    else:
+
+        def sample(n: int, generator: torch.Generator) -> np.ndarray:
+            return network.sample(n, target, generator)
 
     @torch.no_grad()
     def draw() -> np.ndarray:
-        return network.sample(batch, target, generator)
+        return sample(batch, generator)
 
     return draw
