@@ -51,7 +51,7 @@ rule elpasolite_train:
     conda:
         "../envs/torch.yaml"
     # These small networks leave a second thread mostly idle: two jobs side by side on one
-    # thread each finish 1.3-1.7x sooner than one after the other on two (bench/elpasolite_train_threads.py).
+    # thread each finish 1.3-1.7x sooner than one after the other on two (bench/elpasolite_train_threads.py --updates 3000).
     threads: 1
     resources:
         gpu=1,
@@ -72,7 +72,9 @@ rule elpasolite_sample:
         "logs/elpasolite/samples/{n_train}/class{target}/{sampler}_seed{seed}.log",
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    # Half of a sampling job is one-threaded numpy (decoding, counting): two jobs on one thread
+    # each finish 1.4-1.6x sooner than one after the other on two (bench/elpasolite_train_threads.py).
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=lambda wildcards: elpasolite_samples_minutes(
