@@ -48,8 +48,8 @@ def worker(kind: str, threads: int, updates: int, seed: int, results: Path, samp
 
 def two_jobs(kind: str, threads: int, updates: int, results: Path, together: bool, samples: int) -> float:
     """Wall seconds of seeds 0 and 1 in two processes, at once or one after the other."""
-    worker_args = ["--worker", kind, str(threads), str(updates), "--samples", str(samples), "--results", str(results)]
-    commands = [[sys.executable, __file__, *worker_args[:4], str(seed), *worker_args[4:]] for seed in (0, 1)]
+    options = ["--samples", str(samples), "--results", str(results)]
+    commands = [[sys.executable, __file__, "--worker", kind, str(threads), str(updates), str(seed), *options] for seed in (0, 1)]
     start = time.perf_counter()
     if together:
         for process in [subprocess.Popen(command) for command in commands]:

@@ -72,8 +72,8 @@ rule elpasolite_sample:
         "logs/elpasolite/samples/{n_train}/class{target}/{sampler}_seed{seed}.log",
     conda:
         "../envs/torch.yaml"
-    # Half of a sampling job is one-threaded numpy (decoding, counting): two jobs on one thread
-    # each finish 1.4-1.6x sooner than one after the other on two (bench/elpasolite_train_threads.py).
+    # Two sampling jobs side by side on one thread each finish 1.4-1.6x sooner than one after
+    # the other on two (bench/elpasolite_train_threads.py --samples 5000000).
     threads: 1
     resources:
         mem_mb=4000,

@@ -87,10 +87,13 @@ class QNetwork(nn.Module):
         padded[:, :step] = distinct
         return self(torch.as_tensor(padded, dtype=torch.float32))[torch.as_tensor(inverse.reshape(-1))]
 
-    def sample(self, n: int, target: int, generator: torch.Generator) -> np.ndarray:
-        """n episodes with actions drawn from softmax(beta * Q) over the legal actions; element indices."""
+    def check_target(self, target: int) -> None:
         if target != self.target_class:
             raise ValueError(f"this agent was trained for class {self.target_class}, not class {target}")
+
+    def sample(self, n: int, target: int, generator: torch.Generator) -> np.ndarray:
+        """n episodes with actions drawn from softmax(beta * Q) over the legal actions; element indices."""
+        self.check_target(target)
         states = np.zeros((n, STEPS))
         for step in range(STEPS):
             q = self.distinct_state_values(states, step)
@@ -104,7 +107,7 @@ class QNetwork(nn.Module):
         """Every episode the policy can take, as element indices (39^4 x 4, repeats included), and its probability.
 
         The policy of a state depends on nothing else, so an episode's probability is
-        the product of its 8 softmax(beta * Q) choices, and the episode tree, 426,645
+        the product of its 8 softmax(beta * Q) choices, and the episode tree, 426,160
         inner states wide, costs a couple of network passes over them (in chunks).
         """
         states, log_p = np.zeros((1, STEPS)), np.zeros(1)
@@ -124,8 +127,7 @@ class QNetwork(nn.Module):
         One draw per episode instead of eight policy steps over the batch: the agent
         samples as fast as the one-shot generators, and 25 million episodes take seconds.
         """
-        if target != self.target_class:
-            raise ValueError(f"this agent was trained for class {self.target_class}, not class {target}")
+        self.check_target(target)
         episodes, probability = self.episode_distribution()
         cumulative = np.cumsum(probability)
 
