@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from compgen.atmo.data import build_pools, pair_label
-from compgen.atmo.evaluate import evaluate_fold
+from compgen.atmo.evaluate import delta, evaluate_fold
 from compgen.atmo.study import train_settings
 from compgen.atmo.train import load_model, train
 from compgen.config import defaults
@@ -66,7 +66,27 @@ def run_one(name: str, overrides: dict, pair: tuple[str, str], fold: int, seed: 
         evaluation["n_sample"], evaluation["n_sample_max"], z_grid, seed=evaluation["seed"] + 1000 * seed + fold,
     )  # fmt: skip
     means = deltas.groupby("method")["delta"].mean()
-    return {"variant": name, "pair": pair_label(*pair), "seed": seed, "fold": fold, "n_test": len(rows["test_b"]), **means.to_dict(), "train_seconds": seconds}
+    return {
+        "variant": name, "pair": pair_label(*pair), "seed": seed, "fold": fold, "n_test": len(rows["test_b"]), **means.to_dict(),
+        **nearest_training_b(pools, rows), "train_seconds": seconds,
+    }  # fmt: skip
+
+
+def nearest_training_b(pools, rows: dict) -> dict:
+    """Δ of a model that only recalls training B: the closest training C_B of the test C_B's chemical system.
+
+    A reference for how far translation must generalise, not a method: test C_B whose system has
+    no training B are left out (their count is returned beside the mean).
+    """
+    table, vectors = pools.table, pools.vectors
+    train_b = rows["train_b"]
+    systems = table.loc[train_b, "chemical_system"].to_numpy()
+    found = []
+    for i in rows["test_b"]:
+        same_system = systems == table.at[i, "chemical_system"]
+        if same_system.any():
+            found.append(delta(vectors[train_b[same_system]], vectors[i]).min())
+    return {"nearest_train_b": float(np.mean(found)) if found else np.nan, "n_with_train_b": len(found)}
 
 
 def main() -> None:
@@ -101,6 +121,11 @@ def main() -> None:
     per_seed = per_seed[["augcyc_sample", "augcyc_opt", "identity", "random"]].div(per_seed["n_test"], axis=0)
     summary = per_seed.groupby(["variant", "pair"]).agg(["mean", "min", "max"])
     print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    folds = table.drop_duplicates(["pair", "fold"])  # the folds, so this reference, do not depend on variant or seed
+    recall = folds.assign(weighted=folds["nearest_train_b"] * folds["n_with_train_b"]).groupby("pair")[["weighted", "n_with_train_b", "n_test"]].sum()
+    for pair, row in recall.iterrows():
+        print(f"{pair}: nearest training B of the same system {row['weighted'] / row['n_with_train_b']:.4f} "
+              f"over the {row['n_with_train_b']:.0f} of {row['n_test']:.0f} test C_B whose system has one")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -8,7 +8,7 @@ import torch
 
 from compgen.atmo.data import build_pools, pair_label, seen_in_training
 from compgen.atmo.evaluate import delta, random_on_support, summarise
-from compgen.atmo.models import CompositionGAN, Generator, support_softmax
+from compgen.atmo.models import CompositionGAN, Generator, LogFractions, support_softmax
 from compgen.atmo.train import learning_rates, load_model, train, train_stack
 from compgen.datasets import build_atmo
 from conftest import atmo_train_settings, run_workflow
@@ -51,6 +51,22 @@ def test_untrained_skip_generator_returns_its_input():
 def test_support_softmax_of_large_logits_stays_finite():
     out = support_softmax(torch.tensor([[1e4, -1e4, 3.0]]), torch.tensor([[0.0, 0.5, 0.5]]))
     assert torch.isfinite(out).all() and out[0, 0] == 0 and out.sum() == pytest.approx(1.0)
+
+
+def test_log_discriminator_input_turns_ratios_into_differences():
+    # C/N 2 at two amounts: the raw fractions differ in both entries, the log inputs by one constant
+    small, large = torch.tensor([[0.04, 0.02, 0.0, 0.94]]), torch.tensor([[0.2, 0.1, 0.0, 0.7]])
+    log_small, log_large = LogFractions()(small), LogFractions()(large)
+    assert log_small[0, 2] == 0
+    torch.testing.assert_close(log_small[0, 0] - log_small[0, 1], torch.tensor(np.log(2.0), dtype=torch.float32))
+    torch.testing.assert_close(log_large[0, 0] - log_large[0, 1], log_small[0, 0] - log_small[0, 1])
+    tiny = torch.tensor([[1e-9, 1.0 - 1e-9]], requires_grad=True)
+    LogFractions()(tiny).sum().backward()
+    assert torch.isfinite(tiny.grad).all() and tiny.grad[0, 0] == 0  # below the floor: bounded, not 1e9
+    model = CompositionGAN(4, 8, 1, augmented=True, discriminator_input="log")
+    assert isinstance(model.D_B[0], LogFractions) and not isinstance(CompositionGAN(4, 8, 1, augmented=True).D_B[0], LogFractions)
+    with pytest.raises(ValueError, match="discriminator_input"):
+        CompositionGAN(4, 8, 1, augmented=True, discriminator_input="logs")
 
 
 def test_learning_rate_schedule_decays_every_50_epochs():

@@ -118,8 +118,23 @@ class Encoder(nn.Module):
         return self.net(torch.cat([a, b], dim=1))
 
 
-def composition_discriminator(n_elements: int, width: int) -> nn.Sequential:
-    return _mlp([n_elements, width, 2 * width, 4 * width, 4 * width, 1], nn.LeakyReLU(0.2), norm_from=None)
+class LogFractions(nn.Module):
+    """Log-fractions of the present elements, 0 for the absent: a ratio such as C/N becomes a difference.
+
+    Raw fractions hide the amine in a few hundredths (C/N 2 against 1 is 0.067 against 0.05 of C);
+    in logs it is log 2 whatever the amount. The floor keeps the gradient to tiny generated
+    fractions bounded.
+    """
+
+    FLOOR = 1e-4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.where(x > 0, x.clamp_min(self.FLOOR).log(), torch.zeros_like(x))
+
+
+def composition_discriminator(n_elements: int, width: int, log_input: bool = False) -> nn.Sequential:
+    net = _mlp([n_elements, width, 2 * width, 4 * width, 4 * width, 1], nn.LeakyReLU(0.2), norm_from=None)
+    return nn.Sequential(LogFractions(), *net) if log_input else net
 
 
 def latent_discriminator(latent_dim: int, width: int) -> nn.Sequential:
@@ -147,15 +162,19 @@ def init_weights(module: nn.Module) -> None:
 class CompositionGAN(nn.Module):
     """All networks of one model. `augmented` adds latent codes, encoders and latent discriminators."""
 
-    def __init__(self, n_elements: int, width: int, blocks: int, augmented: bool, latent_dim: int = 1, input_skip: bool = False):
+    def __init__(
+        self, n_elements: int, width: int, blocks: int, augmented: bool, latent_dim: int = 1, input_skip: bool = False, discriminator_input: str = "fractions"
+    ):
         super().__init__()
         self.augmented = augmented
         self.latent_dim = latent_dim if augmented else 0
         z = self.latent_dim
         self.G_AB = Generator(n_elements, width, blocks, z, input_skip)
         self.G_BA = Generator(n_elements, width, blocks, z, input_skip)
-        self.D_A = composition_discriminator(n_elements, width)
-        self.D_B = composition_discriminator(n_elements, width)
+        if discriminator_input not in ("fractions", "log"):
+            raise ValueError(f"discriminator_input must be 'fractions' or 'log', not {discriminator_input!r}")
+        self.D_A = composition_discriminator(n_elements, width, discriminator_input == "log")
+        self.D_B = composition_discriminator(n_elements, width, discriminator_input == "log")
         if augmented:
             self.E_A = Encoder(n_elements, width, z)
             self.E_B = Encoder(n_elements, width, z)

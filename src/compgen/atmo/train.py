@@ -41,6 +41,7 @@ class TrainSettings:
     cyc_weight: float
     lambda_z: float
     input_skip: bool
+    discriminator_input: str  # fractions (the paper) or log: what the composition discriminators see
     bf16: bool  # bf16 autocast of forward passes; weights and optimiser stay fp32
     seed: int
     log_every: int
@@ -179,7 +180,8 @@ class StackTrainer:
         models, self.generators = [], []
         for s in settings:
             torch.manual_seed(s.seed)  # initial weights, as a model trained alone draws them
-            models.append(CompositionGAN(self.a.shape[1], s.width, s.blocks, s.augmented, input_skip=s.input_skip).to(device).train())
+            model = CompositionGAN(self.a.shape[1], s.width, s.blocks, s.augmented, input_skip=s.input_skip, discriminator_input=s.discriminator_input)
+            models.append(model.to(device).train())
             self.generators.append(torch.Generator().manual_seed(s.seed))
         self.single = len(models) == 1
         self.latent_dim = models[0].latent_dim
@@ -267,6 +269,13 @@ def load_model(path: str | Path, device: torch.device | None = None) -> tuple[Co
     """A trained model in evaluation mode, read without unpickling arbitrary objects."""
     state = torch.load(path, map_location=device or "cpu", weights_only=True)
     settings = TrainSettings(**state["settings"])
-    model = CompositionGAN(state["n_elements"], settings.width, settings.blocks, settings.augmented, input_skip=settings.input_skip)
+    model = CompositionGAN(
+        state["n_elements"],
+        settings.width,
+        settings.blocks,
+        settings.augmented,
+        input_skip=settings.input_skip,
+        discriminator_input=settings.discriminator_input,
+    )
     model.load_state_dict(state["model"])
     return model.to(device or "cpu").eval(), settings
