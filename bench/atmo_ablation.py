@@ -7,7 +7,8 @@ Each NAME JSON pair lays JSON over the schema's `atmo.model` defaults. For every
 variant, seed and fold it trains the Augmented CycleGAN on the workflow's folds
 (the protocol of `snakemake atmo`: test B never in training, the same 50 draws
 of z_B for Δ_sample, the z grid for Δ_opt) and scores the fold's test B, with
-the identity and random baselines beside it. Runs two jobs at a time, one
+the identity and random baselines beside it, and the median C/N (`atmo.evaluation.ratio`) of
+generated and real test C_B (Fig. 8 as one number). Runs two jobs at a time, one
 thread each. Models are kept under results/bench/atmo_ablation/ so a rerun
 skips what is done; rows go to results/bench/atmo_ablation.csv (one per
 variant x pair x seed x fold) and a pooled table is printed.
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from compgen.atmo.data import build_pools, pair_label
-from compgen.atmo.evaluate import delta, evaluate_fold
+from compgen.atmo.evaluate import delta, evaluate_fold, generate
 from compgen.atmo.study import train_settings
 from compgen.atmo.train import load_model, train
 from compgen.config import defaults
@@ -68,8 +69,31 @@ def run_one(name: str, overrides: dict, pair: tuple[str, str], fold: int, seed: 
     means = deltas.groupby("method")["delta"].mean()
     return {
         "variant": name, "pair": pair_label(*pair), "seed": seed, "fold": fold, "n_test": len(rows["test_b"]), **means.to_dict(),
-        **nearest_training_b(pools, rows), "train_seconds": seconds,
+        **nearest_training_b(pools, rows), **median_ratios(pools, rows, model, evaluation, seed), "train_seconds": seconds,
     }  # fmt: skip
+
+
+def median_ratios(pools, rows: dict, model, evaluation: dict, seed: int) -> dict:
+    """Median element ratio (`atmo.evaluation.ratio`, C/N by default) of this fold's C'_B and real test C_B.
+
+    C'_B are drawn as for the workflow's Fig. 8: `n_generate` z_B per C_A of every test system.
+    """
+    import torch
+
+    table = pools.table
+    numerator, denominator = (pools.elements.index(symbol) for symbol in evaluation["ratio"])
+    systems = set(table.loc[rows["test_b"], "chemical_system"])
+    sources = table.index[(table["pool"] == "A") & table["chemical_system"].isin(systems)]
+    c_a = torch.as_tensor(pools.vectors[sources], dtype=torch.float32)
+    with torch.no_grad():
+        fake = generate(model, c_a, evaluation["n_generate"], torch.Generator().manual_seed(evaluation["seed"] + seed))
+    fake = fake.double().numpy().reshape(-1, len(pools.elements))
+
+    def median(vectors: np.ndarray) -> float:
+        keep = vectors[:, denominator] > 0
+        return float(np.median(vectors[keep, numerator] / vectors[keep, denominator]))
+
+    return {"ratio_generated": median(fake), "ratio_real_b": median(pools.vectors[rows["test_b"]])}
 
 
 def nearest_training_b(pools, rows: dict) -> dict:
@@ -121,6 +145,9 @@ def main() -> None:
     per_seed = per_seed[["augcyc_sample", "augcyc_opt", "identity", "random"]].div(per_seed["n_test"], axis=0)
     summary = per_seed.groupby(["variant", "pair"]).agg(["mean", "min", "max"])
     print(summary.to_string(float_format=lambda v: f"{v:.4f}"))
+    ratios = table.groupby(["variant", "pair"])[["ratio_generated", "ratio_real_b"]].mean()
+    print(f"median {'/'.join(defaults('atmo')['evaluation']['ratio'])} per fold, mean over folds and seeds:")
+    print(ratios.to_string(float_format=lambda v: f"{v:.2f}"))
     folds = table.drop_duplicates(["pair", "fold"])  # the folds, so this reference, do not depend on variant or seed
     recall = folds.assign(weighted=folds["nearest_train_b"] * folds["n_with_train_b"]).groupby("pair")[["weighted", "n_with_train_b", "n_test"]].sum()
     for pair, row in recall.iterrows():
