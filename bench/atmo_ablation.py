@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from compgen.atmo.data import build_pools, pair_label
+from compgen.atmo.data import build_pools, element_ratios, pair_label
 from compgen.atmo.evaluate import delta, evaluate_fold, generate
 from compgen.atmo.study import train_settings
 from compgen.atmo.train import load_model, train
@@ -80,18 +80,13 @@ def median_ratios(pools, rows: dict, model, evaluation: dict, seed: int) -> dict
     """
     import torch
 
-    table = pools.table
-    numerator, denominator = (pools.elements.index(symbol) for symbol in evaluation["ratio"])
-    systems = set(table.loc[rows["test_b"], "chemical_system"])
-    sources = table.index[(table["pool"] == "A") & table["chemical_system"].isin(systems)]
-    c_a = torch.as_tensor(pools.vectors[sources], dtype=torch.float32)
+    c_a = torch.as_tensor(pools.vectors[pools.sources(rows["test_b"])], dtype=torch.float32)
     with torch.no_grad():
         fake = generate(model, c_a, evaluation["n_generate"], torch.Generator().manual_seed(evaluation["seed"] + seed))
     fake = fake.double().numpy().reshape(-1, len(pools.elements))
 
     def median(vectors: np.ndarray) -> float:
-        keep = vectors[:, denominator] > 0
-        return float(np.median(vectors[keep, numerator] / vectors[keep, denominator]))
+        return float(np.median(element_ratios(vectors, pools.elements, *evaluation["ratio"])))
 
     return {"ratio_generated": median(fake), "ratio_real_b": median(pools.vectors[rows["test_b"]])}
 

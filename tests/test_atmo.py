@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import torch
 
-from compgen.atmo.data import build_pools, pair_label, seen_in_training
+from compgen.atmo.data import AminePools, build_pools, element_ratios, pair_label, seen_in_training
 from compgen.atmo.evaluate import delta, random_on_support, summarise
 from compgen.atmo.models import CompositionGAN, Generator, LogFractions, support_softmax
-from compgen.atmo.train import learning_rates, load_model, train, train_stack
+from compgen.atmo.train import WeightAverage, learning_rates, load_model, train, train_stack
 from compgen.datasets import build_atmo
 from conftest import atmo_train_settings, run_workflow
 
@@ -130,6 +130,18 @@ def test_identity_baseline_is_the_published_figure(atmo_table):
     assert np.mean(values) == pytest.approx(0.0338, abs=5e-4)
 
 
+def test_element_ratios_skip_compositions_without_the_denominator():
+    vectors = np.array([[0.2, 0.1, 0.7], [0.3, 0.0, 0.7], [0.1, 0.1, 0.8]])
+    assert element_ratios(vectors, ["C", "N", "O"], "C", "N").tolist() == pytest.approx([2.0, 1.0])
+
+
+def test_sources_are_the_a_of_the_test_systems():
+    table = pd.DataFrame({"pool": ["A", "A", "A", "B", "B"], "chemical_system": ["C-N", "C-O", "C-N", "C-N", "C-O"]})
+    pools = AminePools(table, np.zeros((5, 2)), ["C", "N"])
+    assert pools.sources(np.array([3])).tolist() == [0, 2]
+    assert pools.sources(np.array([3, 4])).tolist() == [0, 1, 2]
+
+
 def test_seen_in_training_finds_verbatim_copies():
     vectors = np.array([[0.5, 0.5], [0.2, 0.8], [0.5, 0.5]])
     assert seen_in_training(vectors, np.array([0, 1]), np.array([2])).tolist() == [True, False]
@@ -164,10 +176,10 @@ def _toy_pools(seed=0):
     return a / a.sum(1, keepdims=True), b / b.sum(1, keepdims=True)
 
 
-@pytest.mark.parametrize("augmented", [True, False])
-def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
+@pytest.mark.parametrize(("augmented", "ema_decay"), [(True, 0.0), (False, 0.0), (True, 0.7)])
+def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented, ema_decay):
     a, b = _toy_pools()
-    settings = atmo_train_settings(augmented=augmented, width=4, blocks=1, epochs=8, checkpoint_every=3, log_every=4)
+    settings = atmo_train_settings(augmented=augmented, width=4, blocks=1, epochs=8, checkpoint_every=3, log_every=4, ema_decay=ema_decay)
     train(settings, a, b, tmp_path / "straight.pt")
     assert not (tmp_path / "straight.pt.ckpt").exists()  # removed once the model is written
 
@@ -182,7 +194,32 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented):
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
 
 
-def _stack_inputs(augmented: bool, epochs: int):
+def test_weight_average_on_hand_worked_numbers():
+    weight = torch.zeros(2)
+    average = WeightAverage([("w", weight)], decay=0.5)
+    weight += 1.0
+    average.update(epoch=0)  # ramp: min(0.5, 1/10) = 0.1 of the old average stays
+    torch.testing.assert_close(average.averages()[0], torch.full((2,), 0.9))
+    average.update(epoch=100)  # min(0.5, 101/110) = 0.5
+    torch.testing.assert_close(average.averages()[0], torch.full((2,), 0.95))
+
+
+def test_weight_average_changes_only_the_written_generators(tmp_path):
+    """Training is the same with and without the average; only the generator weights written differ."""
+    a, b = _toy_pools()
+    plain, averaged = (atmo_train_settings(width=4, blocks=1, epochs=12, ema_decay=d) for d in (0.0, 0.8))
+    losses = [train(s, a, b, tmp_path / f"{k}.pt") for k, s in enumerate((plain, averaged))]
+    pd.testing.assert_frame_equal(losses[0], losses[1])
+    last, mean = (torch.load(tmp_path / f"{k}.pt", weights_only=True)["model"] for k in range(2))
+    assert last.keys() == mean.keys()
+    for name in last:
+        generator = name.split(".")[0] in ("G_AB", "G_BA", "E_A", "E_B") and "running" not in name and "num_batches" not in name
+        assert torch.equal(last[name], mean[name]) != generator, name
+    model, settings = load_model(tmp_path / "1.pt")
+    assert settings.ema_decay == 0.8 and model.augmented
+
+
+def _stack_inputs(augmented: bool, epochs: int, ema_decay: float = 0.0):
     """Three models of one network (seeds 3, 7, 11), each with its own pool B; pool A of 41 rows."""
     rng = np.random.default_rng(1)
     pools = []
@@ -190,19 +227,19 @@ def _stack_inputs(augmented: bool, epochs: int):
         x = rng.random((n, 8)) * (rng.random((n, 8)) < 0.5)
         x[:, 0] += 0.1
         pools.append(x / x.sum(1, keepdims=True))
-    base = atmo_train_settings(augmented=augmented, width=8, blocks=1, epochs=epochs, lr_slowdown_every=5, log_every=5, checkpoint_every=4)
+    base = atmo_train_settings(augmented=augmented, width=8, blocks=1, epochs=epochs, lr_slowdown_every=5, log_every=5, checkpoint_every=4, ema_decay=ema_decay)
     return [dataclasses.replace(base, seed=seed) for seed in (3, 7, 11)], pools[0], pools[1:]
 
 
-@pytest.mark.parametrize(("augmented", "epochs"), [(False, 20), (True, 2)])
-def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, augmented, epochs):
+@pytest.mark.parametrize(("augmented", "epochs", "ema_decay"), [(False, 20, 0.0), (True, 2, 0.0), (False, 20, 0.8)])
+def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, augmented, epochs, ema_decay):
     """Same initial weights, draws and updates as one job per model; only float rounding differs.
 
     The models are only equal to rounding because a batched matrix product sums in another
     order than one model's; GAN training amplifies such differences over many epochs (the
     Augmented CycleGAN's within a few, README), so the comparison runs a short horizon.
     """
-    settings, a, bs = _stack_inputs(augmented, epochs)
+    settings, a, bs = _stack_inputs(augmented, epochs, ema_decay)
     alone = [train(s, a, b, tmp_path / f"alone{k}.pt", tmp_path / f"alone{k}.csv") for k, (s, b) in enumerate(zip(settings, bs, strict=True))]
     outputs = [tmp_path / f"stack{k}.pt" for k in range(3)]
     losses = train_stack(settings, a, bs, outputs, [tmp_path / f"stack{k}.csv" for k in range(3)])
@@ -223,8 +260,9 @@ def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, augmented, epochs):
     assert not torch.equal(first["G_AB.out.weight"], second["G_AB.out.weight"])
 
 
-def test_a_killed_stack_resumes_to_the_same_weights(tmp_path):
-    settings, a, bs = _stack_inputs(True, 9)
+@pytest.mark.parametrize("ema_decay", [0.0, 0.7])
+def test_a_killed_stack_resumes_to_the_same_weights(tmp_path, ema_decay):
+    settings, a, bs = _stack_inputs(True, 9, ema_decay)
     straight = [tmp_path / f"straight{k}.pt" for k in range(3)]
     resumed = [tmp_path / f"resumed{k}.pt" for k in range(3)]
     train_stack(settings, a, bs, straight)

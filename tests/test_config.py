@@ -171,7 +171,7 @@ def test_paper_scale_lays_the_papers_settings_over_the_config(default_config):
     assert atmo["model"] | {"bf16": False} == {
         "width": None, "blocks": 20, "epochs": 10000, "lr": 2e-4, "lr_divider": 2.0, "lr_slowdown_param": 0.9806,
         "lr_slowdown_every": 50, "cyc_weight": 1.0, "lambda_z": 0.1, "input_skip": False, "bf16": False,
-        "discriminator_input": "fractions",
+        "discriminator_input": "fractions", "ema_decay": 0.0,
     }  # fmt: skip
     assert len(atmo["fraction_sweep"]["seeds"]) == 10
     elpasolite = effective(config, "elpasolite")

@@ -55,6 +55,13 @@ def composition_matrix(elements_column, fractions_column, order: list[str]) -> n
     return matrix
 
 
+def element_ratios(vectors: np.ndarray, elements: list[str], numerator: str, denominator: str) -> np.ndarray:
+    """numerator/denominator fraction ratio (C/N for Fig. 8) of every composition that has the denominator."""
+    i, j = elements.index(numerator), elements.index(denominator)
+    keep = vectors[:, j] > 0
+    return vectors[keep, i] / vectors[keep, j]
+
+
 @dataclass
 class AminePools:
     """Both pools as one table plus the matrix of their composition vectors."""
@@ -65,6 +72,12 @@ class AminePools:
 
     def rows(self, pool: str) -> pd.DataFrame:
         return self.table[self.table["pool"] == pool]
+
+    def sources(self, test_b: np.ndarray) -> np.ndarray:
+        """Rows of every C_A whose chemical system is that of one of these test C_B: what C'_B are generated from."""
+        t = self.table
+        systems = set(t.loc[test_b, "chemical_system"])
+        return t.index[(t["pool"] == "A") & t["chemical_system"].isin(systems)].to_numpy()
 
     def fold(self, k: int, paired_fraction: float | None = None, with_unpaired: bool = True) -> dict[str, np.ndarray]:
         """Row indices of the training pools and the test B of fold k.

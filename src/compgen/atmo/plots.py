@@ -9,6 +9,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from compgen.atmo.data import element_ratios  # noqa: E402
 from compgen.io import write_csv  # noqa: E402
 from compgen.plots import save_figure  # noqa: E402
 
@@ -84,11 +85,9 @@ def loss_curves(loss_files: dict[tuple[str, int, int], str], png, csv) -> None:
 
 def element_ratio(generated: np.ndarray, real: np.ndarray, elements: list[str], numerator: str, denominator: str, png, csv) -> None:
     """Distribution of an element ratio (C/N) in generated and in real C_B (Fig. 8)."""
-    i, j = elements.index(numerator), elements.index(denominator)
     frames = []
     for label, vectors in (("generated C'_B", generated), ("real C_B", real)):
-        keep = vectors[:, j] > 0
-        frames.append(pd.DataFrame({"set": label, "ratio": vectors[keep, i] / vectors[keep, j]}))
+        frames.append(pd.DataFrame({"set": label, "ratio": element_ratios(vectors, elements, numerator, denominator)}))
     table = pd.concat(frames, ignore_index=True)
     write_csv(table, csv)
     fig, ax = plt.subplots(figsize=(6, 4), layout="constrained")

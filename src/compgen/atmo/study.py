@@ -174,8 +174,7 @@ def generate_job(pools: AminePools, cfg: dict, models: dict[tuple[str, int, int]
     rows = []
     for fold in range(cfg["n_folds"]):
         model, _ = load_model(models[("augcyc", fold, seed)], device)
-        systems = set(t.loc[pools.fold(fold)["test_b"], "chemical_system"])
-        sources = t.index[(t["pool"] == "A") & t["chemical_system"].isin(systems)]
+        sources = pools.sources(pools.fold(fold)["test_b"])
         c_a = torch.as_tensor(pools.vectors[sources], dtype=torch.float32, device=device)
         generated = generate(model, c_a, n_draws, generator).double().cpu().numpy()
         for position, source in enumerate(sources):
@@ -189,9 +188,8 @@ def generated_figures(pools: AminePools, generated: pd.DataFrame, cfg: dict, out
     """Element ratio (Fig. 8) and UMAP (Fig. 7) of the generated C'_B against the real test C_B."""
     from compgen.atmo.plots import element_ratio, umap_embedding
 
-    t = pools.table
     test_b = np.concatenate([pools.fold(k)["test_b"] for k in range(cfg["n_folds"])])
-    sources = t.index[(t["pool"] == "A") & t["chemical_system"].isin(set(t.loc[test_b, "chemical_system"]))]
+    sources = pools.sources(test_b)
     fake_b = np.stack(generated["vector"].to_numpy())
     numerator, denominator = cfg["evaluation"]["ratio"]
     for symbol in (numerator, denominator):

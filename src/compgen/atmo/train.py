@@ -42,6 +42,7 @@ class TrainSettings:
     lambda_z: float
     input_skip: bool
     discriminator_input: str  # fractions (the paper) or log: what the composition discriminators see
+    ema_decay: float  # 0: the generators' last weights (the paper); else their moving average (`WeightAverage`)
     bf16: bool  # bf16 autocast of forward passes; weights and optimiser stay fp32
     seed: int
     log_every: int
@@ -139,6 +140,32 @@ class ModelStack(nn.Module):
         return state
 
 
+class WeightAverage(nn.Module):
+    """An exponential moving average of weights, kept as buffers so a checkpoint carries it.
+
+    After update at epoch t, average <- average + (1 - d_t) (weights - average) with
+    d_t = min(decay, (1 + t) / (10 + t)): the ramp keeps the initial weights from
+    lingering in the average of a short run. Batch-norm statistics are not averaged;
+    a model written with the average keeps those of its last weights.
+    """
+
+    def __init__(self, named_weights: list[tuple[str, torch.Tensor]], decay: float):
+        super().__init__()
+        self.names = [name for name, _ in named_weights]
+        self.weights = [w for _, w in named_weights]
+        self.decay = decay
+        for i, w in enumerate(self.weights):
+            self.register_buffer(f"average{i}", w.detach().clone())
+
+    def averages(self) -> list[torch.Tensor]:
+        return [self.get_buffer(f"average{i}") for i in range(len(self.weights))]
+
+    @torch.no_grad()
+    def update(self, epoch: int) -> None:
+        decay = min(self.decay, (1 + epoch) / (10 + epoch))
+        torch._foreach_lerp_(self.averages(), [w.detach() for w in self.weights], 1 - decay)
+
+
 def adam(params, lr: float) -> torch.optim.Adam:
     """Adam with the betas of the authors' networks, fused (one kernel for all parameters)."""
     return torch.optim.Adam(params, lr=lr, betas=(0.5, 0.999), fused=True)
@@ -193,6 +220,16 @@ class StackTrainer:
             generator_params = self.net.stacked(models[0].generator_parameters(), models[0])
             discriminator_params = self.net.stacked(models[0].discriminator_parameters(), models[0])
         lr_g, lr_d = learning_rates(settings[0], 0)
+        self.average = None
+        if settings[0].ema_decay > 0:
+            # Model k's state dict names its generator weights as `models[0]` does; a stack keeps them in that order.
+            wanted = {id(p) for p in models[0].generator_parameters()}
+            names = [name for name, p in models[0].named_parameters() if id(p) in wanted]
+            if self.single:
+                weights = [dict(self.net.named_parameters())[name] for name in names]
+            else:
+                weights = self.net.stacked(models[0].generator_parameters(), models[0])
+            self.average = WeightAverage(list(zip(names, weights, strict=True)), settings[0].ema_decay)
         self.opt_g = adam(generator_params, lr_g)
         self.opt_d = adam(discriminator_params, lr_d)
 
@@ -214,17 +251,27 @@ class StackTrainer:
             b_batch.append(b[pick.to(device)])
         z = torch.stack(zs, dim=1).to(device)  # 2 x models x n x latent_dim
         if self.single:
-            return train_step(self.losses_of, self.opt_g, self.opt_d, self.a, b_batch[0], z[0, 0], z[1, 0], self.settings[0])
-        a = self.a.expand(len(self.bs), *self.a.shape)
-        return train_step(self.losses_of, self.opt_g, self.opt_d, a, torch.stack(b_batch), z[0], z[1], self.settings[0])
+            losses = train_step(self.losses_of, self.opt_g, self.opt_d, self.a, b_batch[0], z[0, 0], z[1, 0], self.settings[0])
+        else:
+            a = self.a.expand(len(self.bs), *self.a.shape)
+            losses = train_step(self.losses_of, self.opt_g, self.opt_d, a, torch.stack(b_batch), z[0], z[1], self.settings[0])
+        if self.average is not None:
+            self.average.update(epoch)
+        return losses
 
     def model_state(self, k: int) -> dict[str, torch.Tensor]:
-        return self.net.state_dict() if self.single else self.net.state_dict_of(k)
+        """Model k's state dict as written: with the averaged generator weights when there is an average."""
+        state = self.net.state_dict() if self.single else self.net.state_dict_of(k)
+        if self.average is not None:
+            for name, average in zip(self.average.names, self.average.averages(), strict=True):
+                state[name] = (average if self.single else average[k]).detach().clone()
+        return state
 
     def stateful(self) -> dict:
         """What a checkpoint keeps (the one-model names are those of checkpoints written before stacks)."""
         rngs = {"rng": self.generators[0]} if self.single else {f"rng{k}": g for k, g in enumerate(self.generators)}
-        return {"model": self.net, "opt_g": self.opt_g, "opt_d": self.opt_d, **rngs}
+        average = {} if self.average is None else {"average": self.average}
+        return {"model": self.net, "opt_g": self.opt_g, "opt_d": self.opt_d, **rngs, **average}
 
 
 def train_stack(
@@ -268,7 +315,8 @@ def train_stack(
 def load_model(path: str | Path, device: torch.device | None = None) -> tuple[CompositionGAN, TrainSettings]:
     """A trained model in evaluation mode, read without unpickling arbitrary objects."""
     state = torch.load(path, map_location=device or "cpu", weights_only=True)
-    settings = TrainSettings(**state["settings"])
+    # Models written before weight averaging existed hold their last weights.
+    settings = TrainSettings(**{"ema_decay": 0.0, **state["settings"]})
     model = CompositionGAN(
         state["n_elements"],
         settings.width,
