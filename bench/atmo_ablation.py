@@ -3,14 +3,15 @@
     .venv/bin/python bench/atmo_ablation.py default '{}' no_skip '{"input_skip": false}' --seeds 0 1 2
     .venv/bin/python bench/atmo_ablation.py default '{}' --pair CNC NCC --seeds 0
 
-Each NAME JSON pair lays JSON over the schema's `atmo.model` defaults. For every
+Each NAME JSON pair lays JSON over the schema's `atmo.model` defaults (and `--base`
+JSON over those first, to compare variants of a setting other than the default). For every
 variant, seed and fold it trains the Augmented CycleGAN on the workflow's folds
 (the protocol of `snakemake atmo`: test B never in training, the same 50 draws
 of z_B for Δ_sample, the z grid for Δ_opt) and scores the fold's test B, with
 the identity and random baselines beside it, and the median C/N (`atmo.evaluation.ratio`) of
 generated and real test C_B (Fig. 8 as one number). Runs two jobs at a time, one
-thread each. Models are kept under results/bench/atmo_ablation/ so a rerun
-skips what is done; rows go to results/bench/atmo_ablation.csv (one per
+thread each. Models are kept under results/bench/atmo_ablation/<pair>/<name>/ and a
+rerun reuses those trained with the same settings; rows go to results/bench/atmo_ablation.csv (one per
 variant x pair x seed x fold) and a pooled table is printed.
 """
 
@@ -55,10 +56,13 @@ def run_one(name: str, overrides: dict, pair: tuple[str, str], fold: int, seed: 
     settings = train_settings(cfg, "augcyc", fold, seed, len(pools.elements))
     path = OUT / pair_label(*pair) / name / f"fold{fold}_seed{seed}.pt"
     path.parent.mkdir(parents=True, exist_ok=True)
-    began = time.perf_counter()
-    if not path.exists():
+    # A kept model is reused only if it was trained with these settings: a name's meaning can
+    # change with the schema's defaults, which '{}' and every partial override inherit.
+    seconds = float("nan")  # reused: the table keeps the time of the run that trained it
+    if not path.exists() or load_model(path)[1] != settings:
+        began = time.perf_counter()
         train(settings, pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], path)
-    seconds = time.perf_counter() - began
+        seconds = time.perf_counter() - began
     model, _ = load_model(path)
     evaluation = cfg["evaluation"]
     z_grid = np.linspace(evaluation["z_min"], evaluation["z_max"], evaluation["z_points"])
@@ -114,10 +118,12 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--pair", nargs=2, action="append", help="amine A and B (repeatable); default CNC NCCN")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--base", default="{}", help="JSON laid over the schema's defaults before each variant's own")
     args = parser.parse_args()
     if len(args.variants) % 2:
         parser.error("variants come as NAME JSON pairs")
-    variants = {name: json.loads(text) for name, text in zip(args.variants[::2], args.variants[1::2], strict=True)}
+    base = json.loads(args.base)
+    variants = {name: {**base, **json.loads(text)} for name, text in zip(args.variants[::2], args.variants[1::2], strict=True)}
     pairs = [tuple(p) for p in args.pair or [("CNC", "NCCN")]]
     n_folds = defaults("atmo")["n_folds"]
     tasks = [(name, overrides, pair, fold, seed) for name, overrides in variants.items() for pair in pairs for seed in args.seeds for fold in range(n_folds)]
@@ -125,13 +131,16 @@ def main() -> None:
     with ProcessPoolExecutor(args.jobs) as pool:
         for done, row in enumerate(pool.map(run_one, *zip(*tasks, strict=True)), 1):
             rows.append(row)
+            seconds = row["train_seconds"]
+            trained = "reused" if np.isnan(seconds) else f"trained in {seconds:.0f} s"
             print(f"[{done}/{len(tasks)}] {row['variant']} {row['pair']} seed {row['seed']} fold {row['fold']}: "
-                  f"Δ_sample {row['augcyc_sample']:.4f} Δ_opt {row['augcyc_opt']:.4f} ({row['train_seconds']:.0f} s)", flush=True)  # fmt: skip
+                  f"Δ_sample {row['augcyc_sample']:.4f} Δ_opt {row['augcyc_opt']:.4f} ({trained})", flush=True)  # fmt: skip
     table = pd.DataFrame(rows)
     out = ROOT / "results" / "bench" / "atmo_ablation.csv"
     previous = pd.read_csv(out) if out.exists() else pd.DataFrame()
     keys = ["variant", "pair", "seed", "fold"]
-    merged = pd.concat([previous, table]).drop_duplicates(keys, keep="last") if len(previous) else table
+    # the newest value of each column per row; groupby's last() skips NaN, so a reused model keeps its training time
+    merged = pd.concat([previous, table]).groupby(keys, sort=False).last().reset_index() if len(previous) else table
     out.parent.mkdir(parents=True, exist_ok=True)
     merged.to_csv(out, index=False)
     # pooled over folds (weighted by test size) per seed, then mean and spread over seeds

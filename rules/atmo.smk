@@ -43,7 +43,7 @@ rule atmo_train:
         mem_mb=4000,
         runtime=atmo_train_minutes(len(atmo_stack_files(".pt"))),
     params:
-        cfg=atmo_params("model", "log_every", "checkpoint_every", "stack_min_models"),
+        cfg=atmo_train_params,
     script:
         "../scripts/atmo_train.py"
 

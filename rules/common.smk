@@ -74,6 +74,14 @@ def atmo_params(*sections):
     return {key: ATMO[key] for key in (*ATMO_SPLIT_KEYS, *sections)}
 
 
+def atmo_train_params(wildcards):
+    """A training job's settings; the CycleGAN's own overrides only in its job, so changing them retrains only it."""
+    own = ("cyclegan_model",) if wildcards.model == "cyclegan" else ()
+    return atmo_params(
+        "model", "log_every", "checkpoint_every", "stack_min_models", *own
+    )
+
+
 # Two CPU cores take about 0.036 s per residual block per epoch at the paper's
 # width (0.72 s for its 20 blocks, bench/atmo_step.py).
 ATMO_SECONDS_PER_BLOCK_EPOCH = 0.036

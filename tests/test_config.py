@@ -173,6 +173,7 @@ def test_paper_scale_lays_the_papers_settings_over_the_config(default_config):
         "lr_slowdown_every": 50, "cyc_weight": 1.0, "lambda_z": 0.1, "input_skip": False, "bf16": False,
         "discriminator_input": "fractions", "ema_decay": 0.0,
     }  # fmt: skip
+    assert atmo["cyclegan_model"] == {"lr_slowdown_param": 0.9806, "cyc_weight": 1.0}
     assert len(atmo["fraction_sweep"]["seeds"]) == 10
     elpasolite = effective(config, "elpasolite")
     assert elpasolite["wgan"]["updates"] == 200_000 and elpasolite["wgan"]["lr"] == 1e-5

@@ -33,7 +33,9 @@ def schema() -> dict:
 def _defaults_of(node: dict):
     if "properties" in node:
         values = {name: _defaults_of(child) for name, child in node["properties"].items()}
-        return {k: v for k, v in values.items() if v is not None or "default" in node["properties"][k]}
+        # an object's own default holds the settings its properties leave without one
+        own = copy.deepcopy(node.get("default") or {})
+        return own | {k: v for k, v in values.items() if v is not None or "default" in node["properties"][k]}
     return copy.deepcopy(node.get("default"))
 
 

@@ -44,6 +44,8 @@ def split_job(atmo: pd.DataFrame, cfg: dict, output) -> None:
 def train_settings(cfg: dict, model: str, fold: int, seed: int, n_elements: int) -> TrainSettings:
     """Settings of one training job; width null means the paper's 2 x n_elements."""
     net = dict(cfg["model"])
+    if model == "cyclegan":
+        net.update(cfg["cyclegan_model"])
     net["width"] = net["width"] or 2 * n_elements
     return TrainSettings(
         augmented=ATMO_MODELS[model],
