@@ -59,11 +59,12 @@ def run_one(name: str, overrides: dict, pair: tuple[str, str], fold: int, seed: 
     # A kept model is reused only if it was trained with these settings: a name's meaning can
     # change with the schema's defaults, which '{}' and every partial override inherit.
     seconds = float("nan")  # reused: the table keeps the time of the run that trained it
-    if not path.exists() or load_model(path)[1] != settings:
+    model, stored = load_model(path) if path.exists() else (None, None)
+    if stored != settings:
         began = time.perf_counter()
         train(settings, pools.vectors[rows["train_a"]], pools.vectors[rows["train_b"]], path)
         seconds = time.perf_counter() - began
-    model, _ = load_model(path)
+        model, _ = load_model(path)
     evaluation = cfg["evaluation"]
     z_grid = np.linspace(evaluation["z_min"], evaluation["z_max"], evaluation["z_points"])
     deltas, _ = evaluate_fold(

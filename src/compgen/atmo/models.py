@@ -121,9 +121,9 @@ class Encoder(nn.Module):
 class LogFractions(nn.Module):
     """Log-fractions of the present elements, 0 for the absent: a ratio such as C/N becomes a difference.
 
-    In raw fractions, C/N going from 2 to 1 at a fixed N fraction moves C by that N fraction
-    (median 0.049 over the CNC and NCCN compositions); in logs it is log 2 whatever the
-    amount. The floor keeps the gradient to tiny generated fractions bounded.
+    In raw fractions, C/N going from 2 to 1 at a fixed N fraction moves C by that N fraction,
+    small wherever the amine is a small part of the composition; in logs it is log 2 whatever
+    the amount. The floor keeps the gradient to tiny generated fractions bounded.
     """
 
     FLOOR = 1e-4
