@@ -400,3 +400,35 @@ def test_tuning_records_every_call_and_resumes(tmp_path, atmo_table):
 
     best = json.loads((tmp_path / "best.json").read_text())
     assert best["mean_delta_sample"] == resumed["mean_delta_sample"].min()
+
+
+def _bench(name: str):
+    """A module of bench/ (not a package), imported by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_unique_b_means_average_each_folds_repeated_vectors_once():
+    unique_b_means = _bench("atmo_unique_b").unique_b_means
+    # b1 and b2 share a vector in fold 0; b3 has the same vector but sits in fold 1, so it counts apart.
+    same, other = np.array([0.5, 0.5, 0.0]), np.array([0.2, 0.3, 0.5])
+    split = pd.DataFrame({"identifier": ["a1", "b1", "b2", "b3", "b4"], "pool": ["A", "B", "B", "B", "B"], "vector": [other, same, same, same, other]})
+    deltas = pd.DataFrame(
+        {
+            "identifier": ["b1", "b2", "b3", "b4", "b1", "b2", "b3", "b4"],
+            "fold": [0, 0, 1, 1, 0, 0, 1, 1],
+            "seed": [0, 0, 0, 0, 1, 1, 1, 1],
+            "method": ["augcyc_sample"] * 8,
+            "delta": [0.01, 0.03, 0.05, 0.07, 0.03, 0.05, 0.05, 0.07],
+        }
+    )
+    table = unique_b_means(split, deltas).loc["augcyc_sample"]
+    # Per C_B over seeds: b1 0.02, b2 0.04, b3 0.05, b4 0.07. All: mean of the four; unique: (b1, b2) -> 0.03, b3, b4.
+    assert table["n_all"] == 4 and table["mean_all"] == pytest.approx(0.045)
+    assert table["n_unique"] == 3 and table["mean_unique"] == pytest.approx((0.03 + 0.05 + 0.07) / 3)
