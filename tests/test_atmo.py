@@ -432,3 +432,23 @@ def test_unique_b_means_average_each_folds_repeated_vectors_once():
     # Per C_B over seeds: b1 0.02, b2 0.04, b3 0.05, b4 0.07. All: mean of the four; unique: (b1, b2) -> 0.03, b3, b4.
     assert table["n_all"] == 4 and table["mean_all"] == pytest.approx(0.045)
     assert table["n_unique"] == 3 and table["mean_unique"] == pytest.approx((0.03 + 0.05 + 0.07) / 3)
+
+
+def test_picking_on_test_folds_reports_the_best_run_and_the_best_model_of_each_fold():
+    picked_on_test_folds = _bench("atmo_ablation").picked_on_test_folds
+    rows = pd.DataFrame(
+        {
+            "variant": ["v1", "v1", "v2", "v2"],
+            "pair": ["CNC__NCCN"] * 4,
+            "seed": [0, 0, 0, 0],
+            "fold": [0, 1, 0, 1],
+            "n_test": [10, 30, 10, 30],
+            "augcyc_sample": [0.02, 0.04, 0.03, 0.02],
+            "augcyc_opt": [0.0] * 4,
+            "identity": [0.0] * 4,
+            "random": [0.0] * 4,
+        }
+    )
+    # v1 pools to (10 x 0.02 + 30 x 0.04) / 40 = 0.035, v2 to 0.0225; fold 0's best is v1's, fold 1's v2's.
+    n_runs, best_run, best_per_fold = picked_on_test_folds(rows)
+    assert n_runs == 2 and best_run == pytest.approx(0.0225) and best_per_fold == pytest.approx(0.02)
