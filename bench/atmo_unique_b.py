@@ -16,16 +16,17 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from compgen.atmo.data import AminePools, read_split
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def unique_b_means(split: pd.DataFrame, deltas: pd.DataFrame) -> pd.DataFrame:
+def unique_b_means(pools: AminePools, deltas: pd.DataFrame) -> pd.DataFrame:
     """Per method: n and mean Δ over all test C_B, and over each fold's unique test C_B vectors."""
-    # Rounding to 12 digits makes vectors parsed from equal formulas compare equal.
-    key = {row.identifier: tuple(np.round(row.vector, 12)) for row in split[split["pool"] == "B"].itertuples()}
+    # The very same vector, as `seen_in_training` and the authors' torch.unique compare them.
+    key = {pools.table.at[i, "identifier"]: pools.vectors[i].tobytes() for i in pools.rows("B").index}
     keyed = deltas.assign(vector=deltas["identifier"].map(key))
     # Seeds are averaged per C_B first, as the workflow's pooled mean weighs every seed alike.
     per_b = keyed.groupby(["method", "fold", "identifier", "vector"], sort=False)["delta"].mean().reset_index()
@@ -44,7 +45,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("study", nargs="?", default=str(ROOT / "results" / "atmo" / "CNC__NCCN"), help="one pair's results folder")
     study = Path(parser.parse_args().study)
-    table = unique_b_means(pd.read_parquet(study / "split.parquet"), pd.read_parquet(study / "deltas.parquet"))
+    table = unique_b_means(read_split(study / "split.parquet"), pd.read_parquet(study / "deltas.parquet"))
     print(f"{study}:")
     print(table.round(4).to_string())
 

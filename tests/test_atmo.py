@@ -1,5 +1,7 @@
 import copy
 import dataclasses
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -404,9 +406,6 @@ def test_tuning_records_every_call_and_resumes(tmp_path, atmo_table):
 
 def _bench(name: str):
     """A module of bench/ (not a package), imported by path."""
-    import importlib.util
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
@@ -418,7 +417,8 @@ def test_unique_b_means_average_each_folds_repeated_vectors_once():
     unique_b_means = _bench("atmo_unique_b").unique_b_means
     # b1 and b2 share a vector in fold 0; b3 has the same vector but sits in fold 1, so it counts apart.
     same, other = np.array([0.5, 0.5, 0.0]), np.array([0.2, 0.3, 0.5])
-    split = pd.DataFrame({"identifier": ["a1", "b1", "b2", "b3", "b4"], "pool": ["A", "B", "B", "B", "B"], "vector": [other, same, same, same, other]})
+    table = pd.DataFrame({"identifier": ["a1", "b1", "b2", "b3", "b4"], "pool": ["A", "B", "B", "B", "B"]})
+    pools = AminePools(table, np.stack([other, same, same, same, other]), ["Cs", "Cl", "O"])
     deltas = pd.DataFrame(
         {
             "identifier": ["b1", "b2", "b3", "b4", "b1", "b2", "b3", "b4"],
@@ -428,10 +428,10 @@ def test_unique_b_means_average_each_folds_repeated_vectors_once():
             "delta": [0.01, 0.03, 0.05, 0.07, 0.03, 0.05, 0.05, 0.07],
         }
     )
-    table = unique_b_means(split, deltas).loc["augcyc_sample"]
+    means = unique_b_means(pools, deltas).loc["augcyc_sample"]
     # Per C_B over seeds: b1 0.02, b2 0.04, b3 0.05, b4 0.07. All: mean of the four; unique: (b1, b2) -> 0.03, b3, b4.
-    assert table["n_all"] == 4 and table["mean_all"] == pytest.approx(0.045)
-    assert table["n_unique"] == 3 and table["mean_unique"] == pytest.approx((0.03 + 0.05 + 0.07) / 3)
+    assert means["n_all"] == 4 and means["mean_all"] == pytest.approx(0.045)
+    assert means["n_unique"] == 3 and means["mean_unique"] == pytest.approx((0.03 + 0.05 + 0.07) / 3)
 
 
 def test_picking_on_test_folds_reports_the_best_run_and_the_best_model_of_each_fold():
