@@ -24,7 +24,9 @@ from compgen.registry import (  # noqa: E402
     LATENT_SEARCH,
     WILDCARDS,
     agent_name,
+    hydrides_job_config,
     hydrides_models,
+    hydrides_step2_job,
 )
 
 settings.check(config)

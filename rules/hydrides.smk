@@ -1,5 +1,7 @@
 # The hydrides study: CrystalGAN (two cross-domain GAN steps with a geometric constraint),
-# three generators to compare it with, candidates judged by command, CHGNet relaxations.
+# the generators and the substitution baseline to compare it with, candidates judged by
+# command, CHGNet relaxations. Each job gets only the config keys it reads
+# (compgen.registry.HYDRIDES_JOB_KEYS), so a changed setting replans only its readers.
 
 HYDRIDES_LOGS = "logs/hydrides"
 
@@ -22,7 +24,7 @@ rule hydrides_step1:
         mem_mb=2000,
         runtime=hydrides_train_minutes(),
     params:
-        cfg=HYDRIDES,
+        cfg=hydrides_job_config(HYDRIDES, "step1"),
     script:
         "../scripts/hydrides_step1.py"
 
@@ -46,7 +48,7 @@ rule hydrides_step2:
         mem_mb=2000,
         runtime=hydrides_train_minutes(),
     params:
-        cfg=HYDRIDES,
+        cfg=lambda wildcards: hydrides_job_config(HYDRIDES, hydrides_step2_job(wildcards.variant)),
     script:
         "../scripts/hydrides_step2.py"
 
@@ -70,7 +72,7 @@ rule hydrides_noise_gan:
         mem_mb=2000,
         runtime=hydrides_train_minutes(),
     params:
-        cfg=HYDRIDES,
+        cfg=hydrides_job_config(HYDRIDES, "noise_gan"),
     script:
         "../scripts/hydrides_noise_gan.py"
 
@@ -110,7 +112,7 @@ rule hydrides_candidates:
         mem_mb=4000,
         runtime=30,
     params:
-        cfg=HYDRIDES,
+        cfg=hydrides_job_config(HYDRIDES, "candidates"),
     script:
         "../scripts/hydrides_candidates.py"
 
@@ -132,7 +134,7 @@ rule hydrides_relax_known:
         mem_mb=8000,
         runtime=hydrides_relax_minutes(75),
     params:
-        cfg=HYDRIDES,
+        cfg=hydrides_job_config(HYDRIDES, "relax_known"),
     script:
         "../scripts/hydrides_relax_known.py"
 
@@ -172,10 +174,12 @@ rule hydrides_relax:
     resources:
         mem_mb=4000,
         runtime=hydrides_relax_minutes(
-            len(HYDRIDES["seeds"]) * len(HYDRIDES["generators"]) * 70
+            len(HYDRIDES["seeds"])
+            * len(HYDRIDES["generators"])
+            * min(70, HYDRIDES["relax"]["max_per_run"] or 70)
         ),
     params:
-        cfg=HYDRIDES,
+        cfg=hydrides_job_config(HYDRIDES, "relax"),
     script:
         "../scripts/hydrides_relax.py"
 

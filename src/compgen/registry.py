@@ -116,15 +116,48 @@ ELPASOLITE_SAMPLES = Key(
 
 # --- hydrides -----------------------------------------------------------------------
 
-# Step-2 variants of CrystalGAN and the form of the geometric constraint each trains with.
-HYDRIDES_STEP2 = {"crystalgan": "none", "crystalgan_geo": "intended", "crystalgan_printed": "printed"}
-HYDRIDES_GENERATORS = ("noise_gan", "discogan", *HYDRIDES_STEP2)  # the `generators:` choices of the config
+# Step-2 variants of CrystalGAN and the form of the geometric constraint each trains with
+# ('centred': the authors' code, which pulls every distance to the middle of [d1, d2]).
+HYDRIDES_STEP2 = {"crystalgan": "none", "crystalgan_geo": "intended", "crystalgan_centred": "centred", "crystalgan_printed": "printed"}
+HYDRIDES_BASELINE = "substitution"  # no network: ordered substitution of the training crystals
+# step1_transfer: CrystalGAN's step 1 and its feature transfer, without step 2 (not the paper's
+# DiscoGAN, which writes binaries only).
+HYDRIDES_GENERATORS = (HYDRIDES_BASELINE, "noise_gan", "step1_transfer", *HYDRIDES_STEP2)  # the `generators:` choices
 HYDRIDES_MODEL = Key("{hmodel}_seed{seed}", hmodel="|".join(["step1", "noise_gan", *HYDRIDES_STEP2]), seed=r"\d+")
 
 
 def hydrides_models(generator: str) -> list[str]:
-    """The trained models a generator's candidates need: step 1 always, its own network unless it is step 1 alone."""
-    return ["step1"] + ([] if generator == "discogan" else [generator])
+    """The trained models a generator's candidates need: none for the baseline, step 1 for the rest, and its own network."""
+    if generator == HYDRIDES_BASELINE:
+        return []
+    return ["step1"] + ([] if generator == "step1_transfer" else [generator])
+
+
+# The config keys each job reads: a job gets only these (`hydrides_job_config`), so changing d1, say,
+# plans step 2 and what reads it again, not step 1 or the relaxation of the training crystals.
+_HYDRIDES_TRAINING_KEYS = ("domains", "network", "training", "log_every", "checkpoint_every")
+HYDRIDES_JOB_KEYS = {
+    "step1": (*_HYDRIDES_TRAINING_KEYS, "lambdas"),
+    "step2": (*_HYDRIDES_TRAINING_KEYS, "lambdas", "transfer", "d1", "d2", "constraint"),
+    "step2_unconstrained": (*_HYDRIDES_TRAINING_KEYS, "lambdas", "transfer"),
+    "noise_gan": (*_HYDRIDES_TRAINING_KEYS, "lambdas", "transfer"),
+    "candidates": ("domains", "seeds", "generators", "transfer", "d1", "d2", "substitution"),
+    "relax_known": ("domains", "relax"),
+    "relax": ("domains", "seeds", "generators", "relax"),
+}
+
+
+def hydrides_job_config(cfg: dict, job: str) -> dict:
+    """The part of the hydrides config that `job` reads; jobs without the constraint get lambda_1..4 only."""
+    out = {key: cfg[key] for key in HYDRIDES_JOB_KEYS[job]}
+    if job != "step2" and "lambdas" in out:
+        out["lambdas"] = cfg["lambdas"][:4]
+    return out
+
+
+def hydrides_step2_job(variant: str) -> str:
+    """Which entry of HYDRIDES_JOB_KEYS a step-2 variant's job is."""
+    return "step2" if HYDRIDES_STEP2[variant] != "none" else "step2_unconstrained"
 
 
 LATENT_VAES = ("composition", "xrd")

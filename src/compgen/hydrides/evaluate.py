@@ -9,6 +9,15 @@
    crystal matches it (StructureMatcher with CDVAE's tolerances).
 A candidate that cannot even be built (NaN, a flat cell) is a row with its
 reason, never a crash.
+
+Check 4 compares species, so a ternary never matches a binary training
+crystal: for a ternary "novel" only repeats "unique". Two further columns say
+what a good candidate adds (neither is part of "good", which stays the
+paper's count):
+- prototype_novel: with both metals mapped to one placeholder, it matches no
+  training crystal (so it is no relabelled training structure, as every
+  substitution of one is);
+- beyond_substitution: no structure of the substitution baseline matches it.
 """
 
 from __future__ import annotations
@@ -19,13 +28,15 @@ import warnings
 import numpy as np
 import pandas as pd
 from pymatgen.analysis.structure_matcher import StructureMatcher
-from pymatgen.core import Structure
+from pymatgen.core import DummySpecies, Structure
 
 from compgen.hydrides.data import Crystals, to_structure
 
 MIN_DISTANCE = 0.5  # Angstrom, CDVAE / MatterGen
 MIN_VOLUME = 0.1  # cubic Angstrom
 CHECKS = ["ternary", "valid", "in_range", "unique", "novel"]
+NOVELTY = ["prototype_novel", "beyond_substitution"]  # counted among the good candidates
+PLACEHOLDER = DummySpecies("X")  # every metal, for prototype matching
 
 
 def matcher() -> StructureMatcher:
@@ -94,8 +105,24 @@ def judge(structure: Structure | None, metals: tuple[str, str], d1: float, d2: f
     return row
 
 
-def judge_run(candidates: Crystals, metals: tuple[str, str], training: list[Structure], d1: float, d2: float) -> tuple[pd.DataFrame, list]:
-    """Every candidate of one generator and seed: a row of checks each, and the structures (None where unbuildable)."""
+def prototype(structure: Structure) -> Structure:
+    """The structure with every metal replaced by one placeholder species; H stays H."""
+    metals = {el.symbol: PLACEHOLDER for el in structure.composition.elements if el.symbol != "H"}
+    return structure.copy().replace_species(metals) if metals else structure.copy()
+
+
+def matches_any(structure: Structure, others: list[Structure], sm: StructureMatcher | None = None) -> bool:
+    sm = sm or matcher()
+    return any(sm.fit(structure, other) for other in others)
+
+
+def judge_run(
+    candidates: Crystals, metals: tuple[str, str], training: list[Structure], d1: float, d2: float, substitution: list[Structure] | None = None
+) -> tuple[pd.DataFrame, list]:
+    """Every candidate of one generator and seed: a row of checks each, and the structures (None where unbuildable).
+
+    `substitution`: the baseline's structures, for the beyond_substitution column (all False without them).
+    """
     rows, built = [], []
     for i in range(len(candidates)):
         structure, why = build(candidates.lattice[i], candidates.coords[i], candidates.atoms[i], metals)
@@ -121,11 +148,20 @@ def judge_run(candidates: Crystals, metals: tuple[str, str], training: list[Stru
             continue
         table.loc[i, "novel"] = True
     table["good"] = table["ternary"] & table["valid"] & table["in_range"] & table["unique"] & table["novel"]
+    table["prototype_novel"] = False
+    table["beyond_substitution"] = False
+    prototypes = [prototype(known) for known in training]
+    for i in np.flatnonzero(table["good"]):
+        table.loc[i, "prototype_novel"] = not matches_any(prototype(built[i]), prototypes, sm)
+        table.loc[i, "beyond_substitution"] = substitution is not None and not matches_any(built[i], substitution, sm)
     return table, built
 
 
 def table2(candidates: pd.DataFrame) -> pd.DataFrame:
-    """Per generator: candidates and those passing each check cumulatively, mean and std over seeds."""
+    """Per generator: candidates and those passing each check cumulatively, mean and std over seeds.
+
+    The novelty columns count good candidates that are also prototype-novel or beyond substitution.
+    """
     counts = []
     for (generator, seed), run in candidates.groupby(["generator", "seed"], sort=False):
         passed = np.ones(len(run), dtype=bool)
@@ -133,10 +169,12 @@ def table2(candidates: pd.DataFrame) -> pd.DataFrame:
         for check in CHECKS:
             passed &= run[check].to_numpy()
             row[check] = int(passed.sum())
+        for column in NOVELTY:
+            row[column] = int((passed & run[column].to_numpy()).sum()) if column in run else 0
         counts.append(row)
     per_seed = pd.DataFrame(counts)
     grouped = per_seed.groupby("generator", sort=False)
-    columns = ["candidates", *CHECKS]
+    columns = ["candidates", *CHECKS, *NOVELTY]
     summary = grouped[columns].mean().add_suffix("_mean").join(grouped[columns].std(ddof=0).add_suffix("_std"))
     summary.insert(0, "n_seeds", grouped.size())
     return summary.reset_index(), per_seed

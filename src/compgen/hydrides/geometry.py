@@ -99,24 +99,40 @@ def first_neighbour_distances(
     return out.scatter(1, rows, nearest)
 
 
-def constraint_terms(distances: torch.Tensor, counted: torch.Tensor, d1: float, d2: float, form: str = "intended") -> tuple[torch.Tensor, torch.Tensor]:
+CONSTRAINT_FORMS = ("intended", "centred", "printed")
+
+
+def constraint_terms(
+    distances: torch.Tensor, counted: torch.Tensor, d1: float, d2: float, form: str = "intended", margin: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(L_geo1, L_geo2) per crystal: the lower and the upper side of the range [d1, d2].
 
     'intended' (eqs 12-14 as meant): the mean over counted atoms of
-    relu(d1 - s)^2 and of relu(s - d2)^2; both zero when every first-neighbour
-    distance lies in range and growing with the squared distance outside. Eq
-    13's printed minus sign would reward distances far from d2, so it is read
-    as the upper bound it names.
+    relu(d1 + margin - s)^2 and of relu(s - d2 + margin)^2; zero when every
+    first-neighbour distance lies at least `margin` inside the range, growing
+    with the squared distance outside. At margin 0 the gradient vanishes at d1
+    and d2 themselves, so any opposing force parks distances just outside the
+    range; a margin makes the penalty push them over the edge. Eq 13's printed
+    minus sign would reward distances far from d2, so it is read as the upper
+    bound it names.
+
+    'centred' (the authors' code): the means of (s - d1)^2 and (d2 - s)^2,
+    which together pull every distance toward the middle of the range and are
+    never zero. `margin` does not apply.
 
     'printed' (eqs 12-13 as printed): min_i (d1 - s_i)^2 and -min_i (d2 - s_i)^2;
     the minimum inside the mean makes each term the squared gap between d and
     the closest s_i, and the minus sign pushes every distance away from d2.
     """
-    if form == "intended":
+    if form in ("intended", "centred"):
         s = torch.where(counted, distances, torch.full_like(distances, (d1 + d2) / 2))
         n = counted.sum(1).clamp_min(1)
-        return (torch.relu(d1 - s).pow(2) * counted).sum(1) / n, (torch.relu(s - d2).pow(2) * counted).sum(1) / n
+        if form == "intended":
+            low, high = torch.relu(d1 + margin - s).pow(2), torch.relu(s - d2 + margin).pow(2)
+        else:
+            low, high = (s - d1).pow(2), (d2 - s).pow(2)
+        return (low * counted).sum(1) / n, (high * counted).sum(1) / n
     if form == "printed":
         s = torch.where(counted, distances, torch.full_like(distances, FAR))
         return (d1 - s).pow(2).min(1).values, -(d2 - s).pow(2).min(1).values
-    raise ValueError(f"unknown constraint form {form!r}: 'intended' or 'printed'")
+    raise ValueError(f"unknown constraint form {form!r}: one of {CONSTRAINT_FORMS}")

@@ -1,11 +1,17 @@
 """The networks of CrystalGAN (Nouira et al. 2018): every block an MLP of 5 hidden layers of 100 ReLU units.
 
 A translator maps a crystal (lattice + three position blocks, flattened) to a
-crystal of the other domain and keeps the atom mask it is handed. It adds its
-output to a fixed relabelling of its input (in step 1 the metal rows move from
-one metal's block to the other's; in step 2 nothing moves): an untrained
-translator returns a valid crystal rather than a degenerate cell, which the
-periodic distances of the constraint need. This skip is not in the paper.
+crystal of the other domain and keeps the atom mask it is handed. It writes a
+new lattice and every site's fractional coordinates on it, each as a learned
+correction to a fixed relabelling of its input (in step 1 the metal rows move
+from one metal's block to the other's; in step 2 nothing moves). Positions are
+the fractional coordinates times the new lattice, so a cell that shrinks or
+shears carries its sites along, as the authors' networks do by applying one
+map to every 3-vector; writing Cartesian positions apart from the lattice let
+a PdH -> NiH translation shrink the cell to 0.71 of its volume while the H
+sites stayed put. An untrained translator returns its input unchanged: a real
+crystal rather than a degenerate cell, which the periodic distances of the
+constraint need. This skip is not in the paper.
 """
 
 from __future__ import annotations
@@ -14,6 +20,8 @@ import torch
 from torch import nn
 
 from compgen.hydrides.data import BLOCK_ROWS, N_FEATURES
+
+SITES = 3 * BLOCK_ROWS
 
 
 def mlp(n_in: int, n_out: int, hidden: int, layers: int) -> nn.Sequential:
@@ -40,7 +48,13 @@ class Translator(nn.Module):
     def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         """x: n x 171 flattened crystals; keep: n x 171 mask of the features the output may use."""
         base = swap_metal_blocks(x) if self.swap else x
-        return (base + self.net(x)) * keep
+        lattice = base[:, :9].reshape(-1, 3, 3)
+        # inv_ex: a cycle's input is a generated cell, which must not crash the job by being singular
+        frac = base[:, 9:].reshape(-1, SITES, 3) @ torch.linalg.inv_ex(lattice).inverse
+        change = self.net(x)
+        new_lattice = lattice + change[:, :9].reshape(-1, 3, 3)
+        positions = (frac + change[:, 9:].reshape(-1, SITES, 3)) @ new_lattice
+        return torch.cat([new_lattice.flatten(1), positions.flatten(1)], 1) * keep
 
 
 class NoiseGenerator(nn.Module):

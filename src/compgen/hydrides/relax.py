@@ -73,23 +73,79 @@ class Relaxer:
                 break
         return {"energy_per_atom": energy / len(structure), "n_steps": done, "converged": converged, "structure": structure}
 
+    def relax_row(self, name: str, structure: Structure, relax_cell: bool = True) -> dict:
+        """One table row: the relaxed structure and its energy, or the reason it failed (an exploding candidate must not end the job)."""
+        try:
+            result = self.relax(structure, relax_cell) | {"reason": ""}
+        except Exception as err:
+            result = {"energy_per_atom": np.nan, "n_steps": 0, "converged": False, "structure": structure, "reason": f"{type(err).__name__}: {err}"}
+        return {"name": name, "formula": structure.composition.reduced_formula, **result}
+
     def relax_all(self, named: dict[str, Structure], what: str, relax_cell: dict[str, bool] | None = None) -> pd.DataFrame:
-        """Relax every structure, logging each with rate and ETA; a failure is a row with its reason."""
-        rows, began = [], time.perf_counter()
-        for i, (name, structure) in enumerate(named.items(), start=1):
-            try:
-                result = self.relax(structure, (relax_cell or {}).get(name, True))
-                result["reason"] = ""
-            except Exception as err:  # an exploding candidate must not end the job
-                result = {"energy_per_atom": np.nan, "n_steps": 0, "converged": False, "structure": structure, "reason": f"{type(err).__name__}: {err}"}
-            rows.append({"name": name, "formula": structure.composition.reduced_formula, **result})
-            rate = i / (time.perf_counter() - began)
-            eta = timedelta(seconds=round((len(named) - i) / rate))
-            energy, steps = result["energy_per_atom"], result["n_steps"]
-            log.info("%s %d/%d %s: %.4f eV/atom in %d steps  (%.2f relaxations/s, ETA %s)", what, i, len(named), name, energy, steps, rate, eta)
-        if not rows:  # nothing to relax: the table still has its columns
-            return pd.DataFrame(columns=["name", "formula", "energy_per_atom", "n_steps", "converged", "structure", "reason"])
-        return pd.DataFrame(rows)
+        """Relax every structure in this process, logging each with rate and ETA."""
+        progress = Progress(what, len(named))
+        rows = [progress.done(self.relax_row(name, s, (relax_cell or {}).get(name, True))) for name, s in named.items()]
+        return relaxed_table(rows)
+
+
+COLUMNS = ["name", "formula", "energy_per_atom", "n_steps", "converged", "structure", "reason"]
+
+
+def relaxed_table(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=COLUMNS)  # nothing relaxed: the table still has its columns
+
+
+class Progress:
+    """A log line per relaxed structure, with the rate and the time left."""
+
+    def __init__(self, what: str, total: int):
+        self.what, self.total, self.count, self.began = what, total, 0, time.perf_counter()
+
+    def done(self, row: dict) -> dict:
+        self.count += 1
+        rate = self.count / (time.perf_counter() - self.began)
+        eta = timedelta(seconds=round((self.total - self.count) / rate))
+        log.info("%s %d/%d %s: %.4f eV/atom in %d steps  (%.2f relaxations/s, ETA %s)", self.what, self.count, self.total, row["name"],
+                 row["energy_per_atom"], row["n_steps"], rate, eta)  # fmt: skip
+        return row
+
+
+_worker: Relaxer | None = None
+
+
+def _start_worker(settings: tuple) -> None:
+    import torch
+
+    global _worker
+    torch.set_num_threads(1)
+    _worker = Relaxer(*settings)
+
+
+def _relax_in_worker(name: str, structure: Structure, relax_cell: bool) -> dict:
+    return _worker.relax_row(name, structure, relax_cell)
+
+
+def relax_all(
+    settings: tuple, named: dict[str, Structure], what: str, relax_cell: dict[str, bool] | None = None, workers: int = 1
+) -> pd.DataFrame:
+    """Relax every structure with Relaxer(*settings), in `workers` processes of one thread each; rows in the order given.
+
+    A small cell's CHGNet step is mostly Python, so two one-thread processes relax
+    nearly twice as many structures per second as one process with two threads.
+    """
+    if workers <= 1 or len(named) <= 1:
+        return Relaxer(*settings).relax_all(named, what, relax_cell)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    progress = Progress(what, len(named))
+    context = multiprocessing.get_context("spawn")  # no forked copy of a parent's torch thread pools
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(settings,)) as pool:
+        futures = [pool.submit(_relax_in_worker, name, s, (relax_cell or {}).get(name, True)) for name, s in named.items()]
+        for future in futures:  # in order: the log lags at most the few relaxations in flight
+            progress.done(future.result())
+        rows = [future.result() for future in futures]
+    return relaxed_table(rows)
 
 
 def chemical_potentials(refs: pd.DataFrame) -> dict[str, float]:

@@ -15,9 +15,10 @@ import torch
 
 from compgen.datasets import structure_columns, structure_from_columns
 from compgen.hydrides.data import Crystals, crystals_from_table, structures, unflatten
-from compgen.hydrides.evaluate import judge_run, table2
+from compgen.hydrides.evaluate import CHECKS, NOVELTY, judge_run, matches_any, prototype, table2
 from compgen.hydrides.geometry import image_ranges
 from compgen.hydrides.models import feature_mask
+from compgen.hydrides.substitution import substitution_candidates
 from compgen.hydrides.train import (
     GANSettings,
     feature_transfer,
@@ -28,12 +29,15 @@ from compgen.hydrides.train import (
     translate,
 )
 from compgen.io import atomic_path, write_csv
-from compgen.registry import HYDRIDES_STEP2
+from compgen.registry import HYDRIDES_BASELINE, HYDRIDES_STEP2
 from compgen.training import use_threads
 
 log = logging.getLogger(__name__)
 
-PAPER_TABLE2 = {"noise_gan": 0, "discogan": 0, "crystalgan": 4, "crystalgan_geo": 9}  # Pd-Ni-H, Table II
+# Pd-Ni-H, Table II. The paper's DiscoGAN row (0) is step 1 without the feature transfer, which
+# writes binaries only; `step1_transfer` is step 1 with it, a generator the paper did not judge.
+PAPER_TABLE2 = {"noise_gan": 0, "crystalgan": 4, "crystalgan_geo": 9}
+
 
 
 def domains(dataset: pd.DataFrame, cfg: dict) -> tuple[Crystals, Crystals, tuple[str, str]]:
@@ -50,10 +54,16 @@ def domains(dataset: pd.DataFrame, cfg: dict) -> tuple[Crystals, Crystals, tuple
 
 
 def gan_settings(cfg: dict, step: int, constraint: str, seed: int) -> GANSettings:
+    """One job's settings. Without the constraint, the constraint's settings are fixed, so that a job
+    given only the keys it reads (`job_config`) stores the same settings whatever the rest of the config."""
     training = cfg["training"]
+    geometric = constraint != "none"
+    lambdas = list(cfg["lambdas"][:4]) + (list(cfg["lambdas"][4:]) if geometric else [0.0, 0.0])
+    keep = cfg["constraint"] if geometric else {"margin": 0.0, "keep": "last"}
     return GANSettings(
         step=step, hidden=cfg["network"]["hidden"], layers=cfg["network"]["layers"], epochs=training["epochs"], batch=training["batch"],
-        lr=training["lr"], beta1=training["beta1"], lambdas=cfg["lambdas"], constraint=constraint, d1=cfg["d1"], d2=cfg["d2"],
+        lr=training["lr"], beta1=training["beta1"], lambdas=lambdas, constraint=constraint,
+        d1=cfg["d1"] if geometric else 0.0, d2=cfg["d2"] if geometric else 0.0, margin=keep["margin"], keep=keep["keep"],
         latent=training["latent"], seed=1000 * seed + step, log_every=cfg["log_every"], checkpoint_every=cfg["checkpoint_every"],
     )  # fmt: skip
 
@@ -90,8 +100,8 @@ def noise_gan_job(dataset: pd.DataFrame, cfg: dict, seed: int, step1_model, outp
 
 
 def candidates_of(generator: str, seed: int, x: Crystals, y: Crystals, models: dict) -> Crystals:
-    """The 70 candidates of one generator and seed from that seed's step-2 inputs: one per input, in the same order for all four."""
-    if generator == "discogan":  # step 1 alone: its feature-transferred crystals
+    """The 70 candidates of one network generator and seed from that seed's step-2 inputs: one per input, in the same order for all."""
+    if generator == "step1_transfer":  # step 1 alone: its feature-transferred crystals
         return Crystals.concat(x, y)
     if generator == "noise_gan":
         net, s = load_noise_generator(models[(generator, seed)])
@@ -113,11 +123,20 @@ def candidates_job(dataset: pd.DataFrame, cfg: dict, models: dict, outputs) -> N
     tables, distances = [], []
     structure_dir = Path(outputs["structures"])
     structure_dir.mkdir(parents=True, exist_ok=True)
-    inputs = {seed: transferred(a, b, cfg, models[("step1", seed)]) for seed in cfg["seeds"]}  # once per seed, for every generator
+    baseline = substitution_candidates(a, b, cfg["substitution"]["ordering"])
+    baseline_structures = structures(baseline, metals)
+    networks = [g for g in cfg["generators"] if g != HYDRIDES_BASELINE]
+    # step-2 inputs once per seed, for every generator that reads them
+    inputs = {seed: transferred(a, b, cfg, models[("step1", seed)]) for seed in cfg["seeds"]} if networks else {}
+    judged_baseline = None
     for generator in cfg["generators"]:
         for seed in cfg["seeds"]:
-            crystals = candidates_of(generator, seed, *inputs[seed], models)
-            table, built = judge_run(crystals, metals, training, cfg["d1"], cfg["d2"])
+            if generator == HYDRIDES_BASELINE:  # deterministic: judged once, the same row for every seed
+                judged_baseline = judged_baseline or judge_run(baseline, metals, training, cfg["d1"], cfg["d2"], baseline_structures)
+                table, built = judged_baseline[0].copy(), judged_baseline[1]
+            else:
+                crystals = candidates_of(generator, seed, *inputs[seed], models)
+                table, built = judge_run(crystals, metals, training, cfg["d1"], cfg["d2"], baseline_structures)
             table.insert(0, "seed", seed)
             table.insert(0, "generator", generator)
             stored = [structure_columns(s) if s is not None else None for s in built]
@@ -126,7 +145,7 @@ def candidates_job(dataset: pd.DataFrame, cfg: dict, models: dict, outputs) -> N
             for i in np.flatnonzero(table["good"]):
                 write_structure(built[i], structure_dir / f"{generator}_seed{seed}_{i:02d}")
             distances.append(first_neighbour_table(built, generator, seed, cfg))
-            log.info("%s seed %d: %s", generator, seed, {c: int(table[c].sum()) for c in ("ternary", "valid", "in_range", "unique", "novel", "good")})
+            log.info("%s seed %d: %s", generator, seed, {c: int(table[c].sum()) for c in (*CHECKS, "good", *NOVELTY)})
             tables.append(table)
     candidates = pd.concat(tables, ignore_index=True)
     with atomic_path(outputs["candidates"]) as tmp:
@@ -167,18 +186,38 @@ def write_structure(structure, stem: Path) -> None:
 
 def relax_known_job(dataset: pd.DataFrame, cfg: dict, output, threads: int) -> None:
     """Relax the training crystals and the elemental references: the ground the hull stands on."""
-    from compgen.hydrides.relax import Relaxer, references
+    from compgen.hydrides.relax import references, relax_all
 
     use_threads(threads)
     metals = tuple(cfg["domains"])
-    relax = cfg["relax"]
-    relaxer = Relaxer(relax["model"], relax["fmax"], relax["steps"], relax["max_seconds"])
     known = {row["identifier"]: structure_from_columns(row) for _, row in dataset[dataset["metal"].isin(metals)].iterrows()}
     refs = references(metals)
     named = {**{f"reference {el}": s for el, s in refs.items()}, **known}
-    table = relaxer.relax_all(named, "relaxed", relax_cell={"reference H": False})
+    table = relax_all(relax_settings(cfg), named, "relaxed", relax_cell={"reference H": False}, workers=threads)
     table["kind"] = ["reference" if n.startswith("reference ") else "training" for n in table["name"]]
     write_relaxed(table, output)
+
+
+def relax_settings(cfg: dict) -> tuple:
+    relax = cfg["relax"]
+    return relax["model"], relax["fmax"], relax["steps"], relax["max_seconds"]
+
+
+def to_relax(good: pd.DataFrame, cfg: dict) -> pd.DataFrame:
+    """The good candidates the relaxation takes: at most `relax.max_per_run` of each generator and seed, drawn with the run's seed.
+
+    The baseline's candidates are the same every seed, so only its first seed's are taken.
+    """
+    cap = cfg["relax"]["max_per_run"]
+    first_seed = min(cfg["seeds"])
+    runs = []
+    for (generator, seed), run in good.groupby(["generator", "seed"], sort=False):
+        if generator == HYDRIDES_BASELINE and seed != first_seed:
+            continue
+        if cap is not None and len(run) > cap:
+            run = run.iloc[np.sort(np.random.default_rng(seed).choice(len(run), cap, replace=False))]
+        runs.append(run)
+    return pd.concat(runs) if runs else good.iloc[:0]
 
 
 def write_relaxed(table: pd.DataFrame, output) -> None:
@@ -192,15 +231,25 @@ def write_relaxed(table: pd.DataFrame, output) -> None:
 def relax_candidates_job(candidates_path, known_path, cfg: dict, outputs, threads: int) -> None:
     """Relax every good candidate; formation energy, energy above the hull, S.U.N. counts per generator and seed."""
     from compgen.hydrides.plots import best_structures, hull_figure
-    from compgen.hydrides.relax import Relaxer, above_hull, chemical_potentials, formation_energy, phase_diagram
+    from compgen.hydrides.relax import above_hull, chemical_potentials, formation_energy, phase_diagram, relax_all
 
     use_threads(threads)
     relax = cfg["relax"]
     candidates = pd.read_parquet(candidates_path)
     known = pd.read_parquet(known_path)
     good = candidates[candidates["good"]]
-    named = {f"{r.generator}_seed{r.seed}_{r.candidate:02d}": structure_from_columns(r._asdict()) for r in good.itertuples()}
-    relaxed = Relaxer(relax["model"], relax["fmax"], relax["steps"], relax["max_seconds"]).relax_all(named, "candidate")
+    chosen = to_relax(good, cfg)
+    named = {f"{r.generator}_seed{r.seed}_{r.candidate:02d}": structure_from_columns(r._asdict()) for r in chosen.itertuples()}
+    log.info("relaxing %d of %d good candidates (at most %s per generator and seed)", len(named), len(good), relax["max_per_run"])
+    relaxed = relax_all(relax_settings(cfg), named, "candidate", workers=threads)
+    first_seed = min(cfg["seeds"])
+    copies = [
+        relaxed[relaxed["name"].str.startswith(f"{HYDRIDES_BASELINE}_seed{first_seed}_")].assign(
+            name=lambda t, seed=seed: t["name"].str.replace(f"_seed{first_seed}_", f"_seed{seed}_", regex=False)
+        )
+        for seed in cfg["seeds"] if seed != first_seed and HYDRIDES_BASELINE in cfg["generators"]
+    ]  # fmt: skip
+    relaxed = pd.concat([relaxed, *copies], ignore_index=True)
     relaxed_dir = Path(outputs["structures"])
     relaxed_dir.mkdir(parents=True, exist_ok=True)
     for row in relaxed.itertuples():
@@ -213,14 +262,25 @@ def relax_candidates_job(candidates_path, known_path, cfg: dict, outputs, thread
     relaxed["generator"] = [n.rsplit("_seed", 1)[0] for n in relaxed["name"]]
     relaxed["seed"] = [int(n.rsplit("_seed", 1)[1].split("_")[0]) for n in relaxed["name"]]
     relaxed["stable"] = relaxed["e_above_hull"] <= relax["hull_threshold"]
+    # Novelty after relaxation: a candidate that relaxes into a training prototype was no new structure.
+    prototypes = [prototype(structure_from_columns(row)) for _, row in known[known["kind"] == "training"].iterrows()]
+    relaxed["prototype_novel"] = [not matches_any(prototype(st), prototypes) for st in relaxed["structure"]]
     write_csv(known.drop(columns=["lattice", "species", "frac_coords"]), outputs["known"])
     write_relaxed(relaxed.copy(), outputs["relaxed"])
     counts = []
     for generator in cfg["generators"]:
         for seed in cfg["seeds"]:
             mine = relaxed[(relaxed["generator"] == generator) & (relaxed["seed"] == seed)]
-            counts.append({"generator": generator, "seed": seed, "good": len(mine), "sun": int(mine["stable"].sum()) if len(mine) else 0})
+            n_good = int(((good["generator"] == generator) & (good["seed"] == seed)).sum())
+            counts.append({
+                "generator": generator, "seed": seed, "good": n_good, "relaxed": len(mine), "sun": int(mine["stable"].sum()),
+                "sun_prototype_novel": int((mine["stable"] & mine["prototype_novel"]).sum()),
+            })  # fmt: skip
     sun = pd.DataFrame(counts)
+    # Where only a sample was relaxed, the run's S.U.N. count is estimated as its share among the relaxed times its good count.
+    share = sun["relaxed"].where(sun["relaxed"] > 0)
+    sun["sun_estimate"] = (sun["good"] * sun["sun"] / share).fillna(0.0)
+    sun["sun_prototype_novel_estimate"] = (sun["good"] * sun["sun_prototype_novel"] / share).fillna(0.0)
     write_csv(sun, outputs["sun"])
     hull_figure(diagram, known, relaxed, tuple(cfg["domains"]), outputs["hull_png"], outputs["hull_csv"])
     best_structures(relaxed, outputs["best_png"], outputs["best_csv"])

@@ -12,6 +12,7 @@ of each domain (35: all of them).
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +25,8 @@ from compgen.hydrides.data import Crystals, flatten, kinds, unflatten
 from compgen.hydrides.geometry import FAR, constraint_terms, first_neighbour_distances, image_ranges
 from compgen.hydrides.models import Discriminator, NoiseGenerator, Translator, feature_mask
 from compgen.io import atomic_path, write_csv
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,11 @@ class GANSettings:
     lr: float
     beta1: float
     lambdas: tuple[float, float, float, float, float, float]  # lambda_1..lambda_6 (5, 6: the constraint)
-    constraint: str  # 'none', 'intended' or 'printed' (eqs 12-13 as printed)
+    constraint: str  # 'none', 'intended', 'centred' (the authors' code) or 'printed' (eqs 12-13 as printed)
     d1: float
     d2: float
+    margin: float  # Angstrom inside [d1, d2] that the 'intended' penalty aims for
+    keep: str  # 'last' epoch's translators, or those of the epoch with the 'lowest_constraint' loss
     latent: int  # noise GAN only
     seed: int
     log_every: int
@@ -58,6 +63,45 @@ def penalised_distances(crystals: Crystals, ranges: list[int] | None = None) -> 
     safe = torch.where(sound[:, None, None], lattice, 10 * torch.eye(3, device=lattice.device, dtype=lattice.dtype))
     distances = first_neighbour_distances(safe, crystals.coords.flatten(1, 2), atom, kind, ranges)
     return distances, atom & sound[:, None] & (distances < FAR)
+
+
+KEEP = ("last", "lowest_constraint")
+
+
+class LowestConstraint(torch.nn.Module):
+    """The translators' weights at the epoch whose constraint loss was lowest, as buffers (so checkpoints keep them).
+
+    Updated without a host sync: the comparison and the copy are tensor
+    operations, and the epoch is stored as a tensor.
+    """
+
+    def __init__(self, nets: dict[str, torch.nn.Module]):
+        super().__init__()
+        self.names = list(nets)
+        for name, net in nets.items():
+            for key, value in net.state_dict().items():
+                self.register_buffer(self._buffer(name, key), value.detach().clone())
+        device = next(iter(nets.values())).parameters().__next__().device
+        self.register_buffer("loss", torch.tensor(float("inf"), device=device))
+        self.register_buffer("epoch", torch.tensor(0, device=device))
+
+    @staticmethod
+    def _buffer(name: str, key: str) -> str:
+        return f"{name}__{key.replace('.', '__')}"
+
+    @torch.no_grad()
+    def offer(self, loss: torch.Tensor, epoch: int, nets: dict[str, torch.nn.Module]) -> None:
+        """Keep `nets` if `loss`, measured on their outputs of epoch `epoch` (1-based), is the lowest so far."""
+        better = loss.detach() < self.loss
+        for name, net in nets.items():
+            for key, value in net.state_dict().items():
+                kept = getattr(self, self._buffer(name, key))
+                kept.copy_(torch.where(better, value, kept))
+        self.loss.copy_(torch.where(better, loss.detach(), self.loss))
+        self.epoch.copy_(torch.where(better, torch.full_like(self.epoch, epoch), self.epoch))
+
+    def weights(self, name: str, net: torch.nn.Module) -> dict[str, torch.Tensor]:
+        return {key: getattr(self, self._buffer(name, key)).clone() for key in net.state_dict()}
 
 
 def adam(params, s: GANSettings) -> torch.optim.Adam:
@@ -94,6 +138,9 @@ def train_cross_domain(
     def translated_atoms(atoms: torch.Tensor) -> torch.Tensor:
         return atoms[:, [0, 2, 1]] if swap else atoms
 
+    nets = {"g_ab": g_ab, "g_ba": g_ba}
+    lowest = LowestConstraint(nets) if s.constraint != "none" and s.keep == "lowest_constraint" else None
+
     def step(epoch: int) -> dict[str, torch.Tensor]:
         rows_a = torch.randperm(len(a), generator=rng)[: s.batch].to(device)
         rows_b = torch.randperm(len(b), generator=rng)[: s.batch].to(device)
@@ -113,8 +160,10 @@ def train_cross_domain(
         if s.constraint != "none":
             fakes = unflatten(torch.cat([fake_b, fake_a]), torch.cat([atoms_ab, atoms_ba]), [])
             distances, counted = penalised_distances(fakes, ranges)
-            geo1, geo2 = (term.mean() for term in constraint_terms(distances, counted, s.d1, s.d2, s.constraint))
+            geo1, geo2 = (term.mean() for term in constraint_terms(distances, counted, s.d1, s.d2, s.constraint, s.margin))
             loss_g = loss_g + l5 * geo1 + l6 * geo2
+            if lowest is not None:  # the loss was measured on these weights, before the update
+                lowest.offer(geo1 + geo2, epoch + 1, nets)
         opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         opt_g.step()
@@ -132,12 +181,19 @@ def train_cross_domain(
     def finish(losses: pd.DataFrame) -> None:
         if losses_output is not None:
             write_csv(losses, losses_output)
-        state = {"settings": dataclasses.asdict(s), "g_ab": g_ab.state_dict(), "g_ba": g_ba.state_dict()}
+        state = {"settings": dataclasses.asdict(s), "g_ab": g_ab.state_dict(), "g_ba": g_ba.state_dict(), "epoch": s.epochs}
+        if lowest is not None:
+            state |= {name: lowest.weights(name, net) for name, net in nets.items()}
+            state["epoch"] = int(lowest.epoch)
+            log.info("step %d: keeping the translators of epoch %d, constraint loss %.4f (last epoch %.4f)", s.step, state["epoch"],
+                     float(lowest.loss), float(losses["geo1"].iloc[-1] + losses["geo2"].iloc[-1]))  # fmt: skip
         with atomic_path(output) as tmp:
             torch.save(state, tmp)
 
     loop = training.LoopSettings(s.epochs, s.log_every, s.checkpoint_every, s.seed, label=f"step {s.step}", unit="epoch")
     stateful = {"g_ab": g_ab, "g_ba": g_ba, "d_a": d_a, "d_b": d_b, "opt_g": opt_g, "opt_d": opt_d, "rng": rng}
+    if lowest is not None:
+        stateful["lowest"] = lowest
     return training.run(loop, step, stateful, dataclasses.asdict(s), output, finish, stop_after)
 
 
@@ -237,9 +293,12 @@ def feature_transfer(g_ab: Translator, g_ba: Translator, a: Crystals, b: Crystal
         coords, atoms = base.coords.clone(), base.atoms.clone()
         coords[:, empty], atoms[:, empty] = donor.coords[:, empty], donor.atoms[:, empty]
         if mode == "alternate":
-            odd = torch.arange(atoms.shape[-1], device=atoms.device) % 2 == 1
+            # Metal A always ends on the odd rows and metal B on the even ones, in both directions:
+            # otherwise the atom masks alone would tell the two domains apart.
+            moved_parity = 1 if own == 2 else 0
+            rows = torch.arange(atoms.shape[-1], device=atoms.device) % 2 == moved_parity
             several = (base.atoms[:, own].sum(1) > 1)[:, None]  # a single metal atom cannot be split
-            moved = base.atoms[:, own] & odd & several
+            moved = base.atoms[:, own] & rows & several
             atoms[:, own] = base.atoms[:, own] & ~moved
             atoms[:, empty] = torch.where(several, moved, donor.atoms[:, empty])
             # where the other generator wrote no atom in that row, the other metal takes the site itself
