@@ -97,7 +97,8 @@ def main() -> None:
     if len(args.pairs) % 2:
         parser.error("give NAME JSON pairs")
     base = overlay(defaults("hydrides"), json.loads(args.base))
-    jobs = [(name, overlay(base, json.loads(text)), args.variant, seed) for name, text in zip(args.pairs[::2], args.pairs[1::2], strict=True) for seed in args.seeds]
+    variants = list(zip(args.pairs[::2], args.pairs[1::2], strict=True))
+    jobs = [(name, overlay(base, json.loads(text)), args.variant, seed) for name, text in variants for seed in args.seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(run_one, *zip(*jobs, strict=True)))
     table = pd.DataFrame(rows)

@@ -48,7 +48,9 @@ rule hydrides_step2:
         mem_mb=2000,
         runtime=hydrides_train_minutes(),
     params:
-        cfg=lambda wildcards: hydrides_job_config(HYDRIDES, hydrides_step2_job(wildcards.variant)),
+        cfg=lambda wildcards: hydrides_job_config(
+            HYDRIDES, hydrides_step2_job(wildcards.variant)
+        ),
     script:
         "../scripts/hydrides_step2.py"
 
@@ -89,6 +91,11 @@ rule hydrides_candidates:
             category="hydrides",
         ),
         table2_per_seed=f"{HYDRIDES_DIR}/table2_per_seed.csv",
+        comparisons=report(
+            f"{HYDRIDES_DIR}/comparisons.csv",
+            caption="../report/hydrides/comparisons.rst",
+            category="hydrides",
+        ),
         structures=directory(f"{HYDRIDES_DIR}/structures/generated"),
         table2_png=report(
             f"{HYDRIDES_DIR}/figures/table2.png",
@@ -175,7 +182,7 @@ rule hydrides_relax:
         mem_mb=4000,
         runtime=hydrides_relax_minutes(
             len(HYDRIDES["seeds"])
-            * len(HYDRIDES["generators"])
+            * len(HYDRIDES["relax"]["generators"])
             * min(70, HYDRIDES["relax"]["max_per_run"] or 70)
         ),
     params:

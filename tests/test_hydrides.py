@@ -226,8 +226,12 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
     np.testing.assert_allclose(references["e_form"], 0.0, atol=1e-9)  # the references define the chemical potentials
     assert (known["e_above_hull"] >= -1e-9).all()  # the hull is built from these very entries
     sun = pd.read_csv(out / "sun.csv")
-    assert len(sun) == 5 and (sun["sun"] <= sun["good"]).all() and (sun["sun_prototype_novel"] <= sun["sun"]).all()
-    assert sun.set_index(["generator", "seed"])["good"].to_dict() == candidates.groupby(["generator", "seed"])["good"].sum().to_dict()
+    assert sorted(sun["generator"]) == ["crystalgan_geo", "substitution"]  # relax.generators
+    cap = config["hydrides"]["relax"]["max_per_run"]
+    assert (sun["relaxed"] == sun["good"].clip(upper=cap)).all() and (sun["sun"] <= sun["relaxed"]).all()
+    assert (sun["sun_prototype_novel"] <= sun["sun"]).all()
+    good_per_run = candidates.groupby(["generator", "seed"])["good"].sum()
+    assert sun.set_index(["generator", "seed"])["good"].to_dict() == good_per_run[sun.set_index(["generator", "seed"]).index].to_dict()
     for name in ["table2", "first_neighbour_distances", "hull", "best_candidates", "loss_curves"]:
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000
         assert (out / "figures" / f"{name}.csv").exists()
@@ -438,3 +442,39 @@ def test_step2_writes_the_translators_of_its_lowest_constraint_epoch(tmp_path, h
     short = torch.load(tmp_path / "short.pt", weights_only=True)
     for name, tensor in short["g_ab"].items():
         torch.testing.assert_close(saved["g_ab"][name], tensor, rtol=0, atol=0)
+
+
+def test_relaxation_takes_at_most_the_cap_per_run_and_the_baseline_once():
+    from compgen.hydrides.study import to_relax
+
+    rows = [("substitution", seed, i) for seed in (0, 1) for i in range(4)]
+    rows += [("crystalgan_geo", seed, i) for seed in (0, 1) for i in range(5 if seed == 0 else 2)]
+    good = pd.DataFrame(rows, columns=["generator", "seed", "candidate"])
+    cfg = {"seeds": [0, 1], "relax": {"max_per_run": 3, "generators": ["substitution", "crystalgan_geo"]}}
+    chosen = to_relax(good, cfg)
+    counts = chosen.groupby(["generator", "seed"]).size().to_dict()
+    assert counts == {("crystalgan_geo", 0): 3, ("crystalgan_geo", 1): 2, ("substitution", 0): 3}
+    again = to_relax(good, cfg)  # seeded by the run's seed: the same draw every time
+    assert again["candidate"].tolist() == chosen["candidate"].tolist()
+    assert len(to_relax(good, cfg | {"relax": {"max_per_run": None, "generators": ["substitution", "crystalgan_geo"]}})) == 4 + 5 + 2
+    assert set(to_relax(good, cfg | {"relax": {"max_per_run": None, "generators": ["crystalgan_geo"]}})["generator"]) == {"crystalgan_geo"}
+
+
+def test_paired_comparisons_by_hand():
+    from compgen.hydrides.evaluate import paired_comparisons, seeds_for_power
+
+    per_seed = pd.DataFrame({
+        "generator": ["geo"] * 3 + ["plain"] * 3 + ["substitution"] * 3, "seed": [0, 1, 2] * 3,
+        "novel": [10, 12, 14, 4, 7, 8, 11, 11, 11], "prototype_novel": [5, 5, 5, 1, 1, 1, 0, 0, 0],
+    })  # fmt: skip
+    table = paired_comparisons(per_seed, "geo").set_index(["measure", "against"])
+    plain = table.loc[("good", "plain")]
+    # differences 6, 5, 6: mean 17/3, sd 0.577, t = 17.0, p = 0.0034 (two-sided, 2 df)
+    assert (plain["mean_difference"], plain["min_difference"], plain["max_difference"]) == (pytest.approx(17 / 3), 5, 6)
+    assert plain["p_paired_t"] == pytest.approx(0.003443, abs=1e-5) and plain["significant_at_0.05"]
+    baseline = table.loc[("good", "substitution")]
+    # differences -1, 1, 3 against the baseline's constant 11: t = 1 / (2 / sqrt 3) = 0.866, p = 0.478
+    assert baseline["p_paired_t"] == pytest.approx(0.4778, abs=1e-4) and not baseline["significant_at_0.05"]
+    assert baseline["seeds_for_80pct_power"] == seeds_for_power(0.5) and 30 < seeds_for_power(0.5) < 40  # d = 0.5: 34
+    novel = table.loc[("good_prototype_novel", "substitution")]
+    assert novel["mean_difference"] == 5 and novel["p_paired_t"] == 0.0  # the same gap every seed

@@ -152,6 +152,8 @@ def hydrides_job_config(cfg: dict, job: str) -> dict:
     out = {key: cfg[key] for key in HYDRIDES_JOB_KEYS[job]}
     if job != "step2" and "lambdas" in out:
         out["lambdas"] = cfg["lambdas"][:4]
+    if job == "relax_known":  # the training crystals' relaxation, not what is counted from it
+        out["relax"] = {k: v for k, v in cfg["relax"].items() if k not in ("hull_threshold", "max_per_run", "generators")}
     return out
 
 

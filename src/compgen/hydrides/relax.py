@@ -133,13 +133,16 @@ def relax_all(
     A small cell's CHGNet step is mostly Python, so two one-thread processes relax
     nearly twice as many structures per second as one process with two threads.
     """
-    if workers <= 1 or len(named) <= 1:
-        return Relaxer(*settings).relax_all(named, what, relax_cell)
     import multiprocessing
+
+    # Forked workers: a spawned one would run the job's script (Snakemake's __main__) again.
+    # The parent has run no torch computation, so no thread pool or CUDA context is forked.
+    if workers <= 1 or len(named) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return Relaxer(*settings).relax_all(named, what, relax_cell)
     from concurrent.futures import ProcessPoolExecutor
 
     progress = Progress(what, len(named))
-    context = multiprocessing.get_context("spawn")  # no forked copy of a parent's torch thread pools
+    context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker, initargs=(settings,)) as pool:
         futures = [pool.submit(_relax_in_worker, name, s, (relax_cell or {}).get(name, True)) for name, s in named.items()]
         for future in futures:  # in order: the log lags at most the few relaxations in flight

@@ -15,7 +15,7 @@ import torch
 
 from compgen.datasets import structure_columns, structure_from_columns
 from compgen.hydrides.data import Crystals, crystals_from_table, structures, unflatten
-from compgen.hydrides.evaluate import CHECKS, NOVELTY, judge_run, matches_any, prototype, table2
+from compgen.hydrides.evaluate import CHECKS, NOVELTY, judge_run, matches_any, paired_comparisons, prototype, table2
 from compgen.hydrides.geometry import image_ranges
 from compgen.hydrides.models import feature_mask
 from compgen.hydrides.substitution import substitution_candidates
@@ -154,6 +154,8 @@ def candidates_job(dataset: pd.DataFrame, cfg: dict, models: dict, outputs) -> N
     summary["paper_pd_ni_h"] = summary["generator"].map(PAPER_TABLE2)
     write_csv(summary, outputs["table2"])
     write_csv(per_seed, outputs["table2_per_seed"])
+    focus = "crystalgan_geo" if "crystalgan_geo" in cfg["generators"] else cfg["generators"][-1]
+    write_csv(paired_comparisons(per_seed, focus), outputs["comparisons"])
     table2_bars(per_seed, PAPER_TABLE2, outputs["table2_png"], outputs["table2_csv"])
     training_distances = first_neighbour_table(training, "training", -1, cfg)
     distances = pd.concat([training_distances, *distances], ignore_index=True)
@@ -204,7 +206,7 @@ def relax_settings(cfg: dict) -> tuple:
 
 
 def to_relax(good: pd.DataFrame, cfg: dict) -> pd.DataFrame:
-    """The good candidates the relaxation takes: at most `relax.max_per_run` of each generator and seed, drawn with the run's seed.
+    """The good candidates the relaxation takes: at most `relax.max_per_run` of each run of the generators in `relax.generators`, drawn with the run's seed.
 
     The baseline's candidates are the same every seed, so only its first seed's are taken.
     """
@@ -212,12 +214,16 @@ def to_relax(good: pd.DataFrame, cfg: dict) -> pd.DataFrame:
     first_seed = min(cfg["seeds"])
     runs = []
     for (generator, seed), run in good.groupby(["generator", "seed"], sort=False):
-        if generator == HYDRIDES_BASELINE and seed != first_seed:
+        if generator not in cfg["relax"]["generators"] or (generator == HYDRIDES_BASELINE and seed != first_seed):
             continue
         if cap is not None and len(run) > cap:
             run = run.iloc[np.sort(np.random.default_rng(seed).choice(len(run), cap, replace=False))]
         runs.append(run)
     return pd.concat(runs) if runs else good.iloc[:0]
+
+
+def relaxed_generators(cfg: dict) -> list[str]:
+    return [g for g in cfg["generators"] if g in cfg["relax"]["generators"]]
 
 
 def write_relaxed(table: pd.DataFrame, output) -> None:
@@ -247,7 +253,7 @@ def relax_candidates_job(candidates_path, known_path, cfg: dict, outputs, thread
         relaxed[relaxed["name"].str.startswith(f"{HYDRIDES_BASELINE}_seed{first_seed}_")].assign(
             name=lambda t, seed=seed: t["name"].str.replace(f"_seed{first_seed}_", f"_seed{seed}_", regex=False)
         )
-        for seed in cfg["seeds"] if seed != first_seed and HYDRIDES_BASELINE in cfg["generators"]
+        for seed in cfg["seeds"] if seed != first_seed and HYDRIDES_BASELINE in relaxed_generators(cfg)
     ]  # fmt: skip
     relaxed = pd.concat([relaxed, *copies], ignore_index=True)
     relaxed_dir = Path(outputs["structures"])
@@ -268,7 +274,7 @@ def relax_candidates_job(candidates_path, known_path, cfg: dict, outputs, thread
     write_csv(known.drop(columns=["lattice", "species", "frac_coords"]), outputs["known"])
     write_relaxed(relaxed.copy(), outputs["relaxed"])
     counts = []
-    for generator in cfg["generators"]:
+    for generator in relaxed_generators(cfg):
         for seed in cfg["seeds"]:
             mine = relaxed[(relaxed["generator"] == generator) & (relaxed["seed"] == seed)]
             n_good = int(((good["generator"] == generator) & (good["seed"] == seed)).sum())
