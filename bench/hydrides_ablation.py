@@ -45,6 +45,29 @@ def dataset() -> pd.DataFrame:
     return rows.sort_values("identifier").reset_index(drop=True)
 
 
+def step1_path(cfg: dict, seed: int) -> Path:
+    """Where step 1 of these settings and seed is kept: variants that differ only after step 1 share it."""
+    from compgen.registry import hydrides_job_config
+
+    step1_cfg = hydrides_job_config(cfg, "step1")
+    return OUT / "step1" / f"{hashlib.sha256(json.dumps(step1_cfg, sort_keys=True).encode()).hexdigest()[:12]}_seed{seed}.pt"
+
+
+def train_step1(cfg: dict, seed: int) -> None:
+    import torch
+
+    from compgen.hydrides.study import domains, gan_settings
+    from compgen.hydrides.train import train_cross_domain
+    from compgen.registry import hydrides_job_config
+
+    torch.set_num_threads(1)
+    path = step1_path(cfg, seed)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        a, b, _ = domains(dataset(), cfg)
+        train_cross_domain(gan_settings(hydrides_job_config(cfg, "step1"), 1, "none", seed), a, b, path)
+
+
 def run_one(name: str, cfg: dict, variant: str, seed: int) -> dict:
     import torch
 
@@ -54,18 +77,13 @@ def run_one(name: str, cfg: dict, variant: str, seed: int) -> dict:
     from compgen.hydrides.study import candidates_of, domains, gan_settings, transferred
     from compgen.hydrides.substitution import substitution_candidates
     from compgen.hydrides.train import train_cross_domain
-    from compgen.registry import HYDRIDES_STEP2, hydrides_job_config
+    from compgen.registry import HYDRIDES_STEP2
 
     torch.set_num_threads(1)
     data = dataset()
     a, b, metals = domains(data, cfg)
-    step1_cfg = hydrides_job_config(cfg, "step1")
-    step1 = OUT / "step1" / f"{hashlib.sha256(json.dumps(step1_cfg, sort_keys=True).encode()).hexdigest()[:12]}_seed{seed}.pt"
-    step1.parent.mkdir(parents=True, exist_ok=True)
     began = time.perf_counter()
-    if not step1.exists():
-        train_cross_domain(gan_settings(step1_cfg, 1, "none", seed), a, b, step1)
-    x, y = transferred(a, b, cfg, step1)
+    x, y = transferred(a, b, cfg, step1_path(cfg, seed))
     model = OUT / name / f"{variant}_seed{seed}.pt"
     model.parent.mkdir(parents=True, exist_ok=True)
     if variant == "step1_transfer":
@@ -99,7 +117,10 @@ def main() -> None:
     base = overlay(defaults("hydrides"), json.loads(args.base))
     variants = list(zip(args.pairs[::2], args.pairs[1::2], strict=True))
     jobs = [(name, overlay(base, json.loads(text)), args.variant, seed) for name, text in variants for seed in args.seeds]
+    # each step 1 once, before the variants that share it: no two jobs train the same file
+    step1 = {str(step1_path(cfg, seed)): (cfg, seed) for _, cfg, _, seed in jobs}
     with ProcessPoolExecutor(args.jobs) as pool:
+        list(pool.map(train_step1, *zip(*step1.values(), strict=True)))
         rows = list(pool.map(run_one, *zip(*jobs, strict=True)))
     table = pd.DataFrame(rows)
     table["settings"] = [json.dumps(json.loads(text)) for text in args.pairs[1::2] for _ in args.seeds]

@@ -202,6 +202,7 @@ def test_paper_scale_lays_the_papers_settings_over_the_config(default_config):
         (lambda c: c["atmo"].update(amine_b="CNC"), r"atmo\.amine_a and atmo\.amine_b are the same"),
         (lambda c: c["atmo"]["evaluation"].update(z_min=1.0, z_max=-1.0), r"atmo\.evaluation\.z_max"),
         (lambda c: c["elpasolite"].update(targets=[{"energy_class": 1, "n_samples": 5}] * 2), r"elpasolite\.targets: each energy_class"),
+        (lambda c: c["hydrides"].update(constraint={"margin": 0.6}), r"hydrides\.constraint\.margin \(0\.6\) leaves no room"),
     ],
 )
 def test_settings_that_cannot_work_together_are_refused_naming_the_keys(default_config, break_config, named):

@@ -119,5 +119,10 @@ def check(config: dict) -> None:
     hydrides = effective(config, "hydrides")
     if hydrides["d1"] >= hydrides["d2"]:
         problems.append(f"hydrides.d1 ({hydrides['d1']}) must be below hydrides.d2 ({hydrides['d2']})")
+    elif hydrides["constraint"]["margin"] * 2 >= hydrides["d2"] - hydrides["d1"]:
+        problems.append(
+            f"hydrides.constraint.margin ({hydrides['constraint']['margin']}) leaves no room inside [hydrides.d1, hydrides.d2]"
+            f" = [{hydrides['d1']}, {hydrides['d2']}]: it must be below half their gap"
+        )
     if problems:
         raise ConfigError("config.yaml: " + "; ".join(problems))

@@ -213,8 +213,9 @@ def paired_comparisons(per_seed: pd.DataFrame, focus: str, measures: tuple[str, 
             sd = diff.std(ddof=1) if len(diff) > 1 else np.nan
             if len(diff) < 2:
                 p_t = p_w = np.nan
-            elif sd == 0:
-                p_t = p_w = 1.0 if diff.mean() == 0 else 0.0  # every seed the same difference
+            elif sd == 0:  # every seed the same difference: no t statistic; the exact signed-rank p of n equal signs
+                p_t = np.nan
+                p_w = 1.0 if diff.mean() == 0 else 2.0 / 2 ** len(diff)
             else:
                 p_t = float(stats.ttest_1samp(diff, 0.0).pvalue)
                 p_w = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
@@ -223,7 +224,7 @@ def paired_comparisons(per_seed: pd.DataFrame, focus: str, measures: tuple[str, 
                 "measure": "good" if measure == "novel" else f"good_{measure}", "generator": focus, "against": other, "n_seeds": len(diff),
                 "mean_difference": diff.mean() if len(diff) else np.nan, "min_difference": diff.min() if len(diff) else np.nan,
                 "max_difference": diff.max() if len(diff) else np.nan, "p_paired_t": p_t, "p_wilcoxon": p_w,
-                "significant_at_0.05": bool(p_t < 0.05) if np.isfinite(p_t) else False,
+                "significant_at_0.05": bool((p_t if np.isfinite(p_t) else p_w) < 0.05),
                 "seeds_for_80pct_power": seeds_for_power(effect) if np.isfinite(effect) else (2 if effect == np.inf else None),
             })  # fmt: skip
     return pd.DataFrame(rows)

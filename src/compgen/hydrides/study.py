@@ -59,7 +59,11 @@ def gan_settings(cfg: dict, step: int, constraint: str, seed: int) -> GANSetting
     training = cfg["training"]
     geometric = constraint != "none"
     lambdas = list(cfg["lambdas"][:4]) + (list(cfg["lambdas"][4:]) if geometric else [0.0, 0.0])
-    keep = cfg["constraint"] if geometric else {"margin": 0.0, "keep": "last"}
+    keep = dict(cfg["constraint"]) if geometric else {"margin": 0.0, "keep": "last"}
+    if constraint != "intended":
+        keep["margin"] = 0.0  # only the intended form reads it: another value would retrain for nothing
+    if constraint == "printed":
+        keep["keep"] = "last"  # its L_geo2 has no lower bound: its "lowest" epoch means nothing
     return GANSettings(
         step=step, hidden=cfg["network"]["hidden"], layers=cfg["network"]["layers"], epochs=training["epochs"], batch=training["batch"],
         lr=training["lr"], beta1=training["beta1"], lambdas=lambdas, constraint=constraint,
@@ -278,15 +282,18 @@ def relax_candidates_job(candidates_path, known_path, cfg: dict, outputs, thread
         for seed in cfg["seeds"]:
             mine = relaxed[(relaxed["generator"] == generator) & (relaxed["seed"] == seed)]
             n_good = int(((good["generator"] == generator) & (good["seed"] == seed)).sum())
+            failed = int((~np.isfinite(mine["e_above_hull"].astype(float))).sum())
             counts.append({
-                "generator": generator, "seed": seed, "good": n_good, "relaxed": len(mine), "sun": int(mine["stable"].sum()),
+                "generator": generator, "seed": seed, "good": n_good, "relaxed": len(mine), "failed": failed, "sun": int(mine["stable"].sum()),
                 "sun_prototype_novel": int((mine["stable"] & mine["prototype_novel"]).sum()),
             })  # fmt: skip
     sun = pd.DataFrame(counts)
     # Where only a sample was relaxed, the run's S.U.N. count is estimated as its share among the relaxed times its good count.
-    share = sun["relaxed"].where(sun["relaxed"] > 0)
+    judged = sun["relaxed"] - sun["failed"]  # a failed relaxation has no energy: it says nothing about stability
+    share = judged.where(judged > 0)
     sun["sun_estimate"] = (sun["good"] * sun["sun"] / share).fillna(0.0)
     sun["sun_prototype_novel_estimate"] = (sun["good"] * sun["sun_prototype_novel"] / share).fillna(0.0)
     write_csv(sun, outputs["sun"])
-    hull_figure(diagram, known, relaxed, tuple(cfg["domains"]), outputs["hull_png"], outputs["hull_csv"])
-    best_structures(relaxed, outputs["best_png"], outputs["best_csv"])
+    once = relaxed[~relaxed["name"].str.startswith(tuple(f"{HYDRIDES_BASELINE}_seed{seed}_" for seed in cfg["seeds"] if seed != first_seed))]
+    hull_figure(diagram, known, once, tuple(cfg["domains"]), outputs["hull_png"], outputs["hull_csv"])
+    best_structures(once, outputs["best_png"], outputs["best_csv"])

@@ -72,7 +72,9 @@ class LowestConstraint(torch.nn.Module):
     """The translators' weights at the epoch whose constraint loss was lowest, as buffers (so checkpoints keep them).
 
     Updated without a host sync: the comparison and the copy are tensor
-    operations, and the epoch is stored as a tensor.
+    operations, and the epoch is stored as a tensor. Epoch k's loss is measured
+    on the outputs of the weights after k - 1 updates, so those are the weights
+    kept for epoch k; the weights after the last update are never measured.
     """
 
     def __init__(self, nets: dict[str, torch.nn.Module]):
