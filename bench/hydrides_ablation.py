@@ -25,18 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from compgen.config import defaults
+from compgen.config import defaults, overlay
 from compgen.datasets import build_hydrides
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "results" / "bench" / "hydrides_ablation"
-
-
-def overlay(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = overlay(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
-    return out
 
 
 def dataset() -> pd.DataFrame:

@@ -307,11 +307,13 @@ LATENT_DATASETS = {
 }
 # Measured on two CPU cores (bench/latent_speed.py): an XRD VAE epoch over 6,058
 # patterns takes about a minute, a composition VAE epoch over 85,600 formulas about
-# 3 s, a GP proposal in the 88-D latent box up to 2 s at 50 points.
-LATENT_SECONDS_PER_EPOCH = {"composition": 3, "xrd": 65}
+# 1 s on one thread; a proposal over the 7,572-material pool in 8 principal components,
+# at 100 materials seen, GP_SECONDS / TPE_SECONDS / RF_SECONDS below.
+LATENT_SECONDS_PER_EPOCH = {"composition": 1.2, "xrd": 65}
 LATENT_SECONDS_PER_EVALUATION = {
-    "gp": 2.0,
-    "tpe": 0.2,
+    "gp": 0.3,
+    "rf": 0.3,
+    "tpe": 0.1,
     "random_box": 0.01,
     "random_choice": 0.01,
 }
@@ -337,10 +339,34 @@ def latent_search_budget():
 
 def latent_search_minutes(wildcards):
     budget = latent_search_budget()
-    # a GP proposal grows with the points it has seen: count the last one's cost for all
-    scale = budget["evaluations"] / 50
+    # a surrogate's proposal grows with the materials it has seen: count the last one's cost for all
+    scale = budget["evaluations"] / 100
     per = LATENT_SECONDS_PER_EVALUATION[wildcards.strategy] * scale**2
     return runtime_minutes(budget["evaluations"] * budget["seeds"], per)
+
+
+# What the strategies read; a race job also gets its own target, the search space and the
+# chosen budget alone, and a test-function job its own section, so changing one never
+# plans the other again.
+LATENT_STRATEGY_KEYS = ("initial_points", "gp_points", "gp_restarts", "tpe_candidates", "forest_trees")
+
+
+def latent_race_params(wildcards):
+    search = LATENT["search"]
+    return {
+        "search": {
+            **{key: search[key] for key in LATENT_STRATEGY_KEYS},
+            "projection": search["projection"],
+            "targets": [t for t in search["targets"] if t["name"] == wildcards.search_target],
+            "budget": search["budget"],
+            "budgets": {search["budget"]: latent_search_budget()},
+        }
+    }
+
+
+def latent_test_function_params(wildcards):
+    search = LATENT["search"]
+    return {"search": {key: search[key] for key in (*LATENT_STRATEGY_KEYS, "test_functions")}}
 
 
 def latent_property_files(kind):

@@ -31,6 +31,7 @@ rule latent_vae:
     output:
         model=f"{LATENT_DIR}/models/{{vae}}_vae.pt",
         losses=f"{LATENT_DIR}/models/{{vae}}_vae_losses.csv",
+        dimensions=f"{LATENT_DIR}/{{vae}}_latent_dimensions.csv",
         reconstruction=report(
             f"{LATENT_DIR}/{{vae}}_reconstruction.csv",
             caption="../report/latent/vae_reconstruction.rst",
@@ -158,7 +159,7 @@ rule latent_search:
         mem_mb=2000,
         runtime=latent_search_minutes,
     params:
-        cfg=latent_params("search"),
+        cfg=latent_race_params,
     script:
         "../scripts/latent_search.py"
 
@@ -177,7 +178,7 @@ rule latent_test_function:
         mem_mb=2000,
         runtime=30,
     params:
-        cfg=latent_params("search"),
+        cfg=latent_test_function_params,
     script:
         "../scripts/latent_test_function.py"
 
@@ -197,7 +198,20 @@ rule latent_search_summary:
             category="latent",
             subcategory="search race",
         ),
+        verdicts=report(
+            f"{LATENT_DIR}/search_verdicts.csv",
+            caption="../report/latent/search_verdicts.rst",
+            category="latent",
+            subcategory="search race",
+        ),
         evaluations=f"{LATENT_DIR}/search_evaluations.csv",
+        top_png=report(
+            f"{LATENT_DIR}/figures/top_reached.png",
+            caption="../report/latent/top_reached.rst",
+            category="latent",
+            subcategory="search race",
+        ),
+        top_csv=f"{LATENT_DIR}/figures/top_reached.csv",
         curves_png=report(
             f"{LATENT_DIR}/figures/best_so_far.png",
             caption="../report/latent/best_so_far.rst",
@@ -299,7 +313,8 @@ rule latent:
         f"{LATENT_DIR}/figures/vae_losses.png",
 
 
-# Opt-in: hyperopt's TPE over Table S1's ranges; each trial trains for tuning.epochs.
+# Opt-in: hyperopt's TPE over Table S1's ranges, the learning rate, the epochs and (composition)
+# the likelihood's atoms; each trial is scored on a validation share of the training rows.
 rule latent_tune_vae:
     input:
         unpack(latent_vae_inputs),
@@ -316,7 +331,7 @@ rule latent_tune_vae:
         gpu=1,
         mem_mb=6000,
         runtime=lambda wildcards: runtime_minutes(
-            LATENT["tuning"]["n_evals"] * LATENT["tuning"]["epochs"],
+            LATENT["tuning"]["n_evals"] * LATENT["tuning"]["epochs"][wildcards.vae][1],
             LATENT_SECONDS_PER_EPOCH[wildcards.vae],
         ),
     params:

@@ -466,7 +466,8 @@ def test_relaxation_takes_at_most_the_cap_per_run_and_the_baseline_once():
 
 
 def test_paired_comparisons_by_hand():
-    from compgen.hydrides.evaluate import paired_comparisons, seeds_for_power
+    from compgen.hydrides.evaluate import paired_comparisons
+    from compgen.stats import seeds_for_power
 
     per_seed = pd.DataFrame({
         "generator": ["geo"] * 3 + ["plain"] * 3 + ["substitution"] * 3, "seed": [0, 1, 2] * 3,

@@ -9,15 +9,25 @@ import pytest
 import torch
 
 from compgen.latent.data import ELEMENTS, CompositionError, fraction_matrix, fraction_vector
-from compgen.latent.evaluate import classification_scores, composition_reconstruction, race_summary, regression_scores, roc_auc
-from compgen.latent.models import CompositionVAE, kl_divergence
-from compgen.latent.properties import TASKS, group_folds, magpie_features
-from compgen.latent.search import TEST_FUNCTIONS, Objective, Pool, SearchSettings, minimise, race
+from compgen.latent.evaluate import (
+    chance_of_top,
+    chance_restricted_mean,
+    classification_scores,
+    composition_reconstruction,
+    race_runs,
+    race_summary,
+    race_verdicts,
+    regression_scores,
+    roc_auc,
+)
+from compgen.latent.models import CompositionVAE, active_units, kl_divergence
+from compgen.latent.properties import TASKS, feature_matrix, group_folds, magpie_features
+from compgen.latent.search import RACE_STRATEGIES, TEST_FUNCTIONS, Objective, Pool, SearchSettings, expected_improvement, minimise, project, race
 from compgen.latent.train import VAESettings, load_vae, train_vae
 from compgen.latent.xrd import XRDSettings, broaden, pattern_of
 from compgen.registry import LATENT_STRATEGIES, LATENT_TASKS, LATENT_TEST_FUNCTIONS
 
-SEARCH = SearchSettings(initial_points=5, gp_points=200, gp_restarts=1, tpe_candidates=24)
+SEARCH = SearchSettings(initial_points=5, gp_points=200, gp_restarts=1, tpe_candidates=24, forest_trees=10)
 
 
 def test_fraction_vectors_of_hand_written_formulas():
@@ -160,7 +170,7 @@ def test_folds_keep_every_formula_in_one_fold():
 def test_registry_names_are_the_librarys():
     assert tuple(TASKS) == LATENT_TASKS
     assert set(TEST_FUNCTIONS) == set(LATENT_TEST_FUNCTIONS)
-    assert set(LATENT_STRATEGIES) == {"tpe", "gp", "random_box", "random_choice"}
+    assert LATENT_STRATEGIES == tuple(RACE_STRATEGIES)
 
 
 @pytest.mark.parametrize("strategy", LATENT_STRATEGIES)
@@ -213,12 +223,120 @@ def test_race_summary_counts_by_hand():
     )
     pool = np.arange(10.0)  # top 10% = the single best (0), top 3 = {0, 1, 2}
     summary = race_summary(runs, {"t": pool}, top_fraction=0.1, top_n=3, success_percentiles=[5, 25]).iloc[0]
-    assert summary["runs_reaching_top"] == 1 and summary["evaluations_to_top_mean"] == 2.0
-    assert summary["runs_reaching_top_n"] == 2 and summary["evaluations_to_top_n_mean"] == 2.5  # (2 + 3) / 2
+    assert summary["top_set"] == 1 and summary["runs_reaching_top"] == 1
+    assert summary["evaluations_to_top_mean"] == 3.0  # seed 0 at evaluation 2, seed 1 censored at 3 + 1
+    # chance: the one best of 10 within 3 draws, 3/10; E[min(T, 4)] for T uniform on 1..10 = 1 + .9 + .8 + .7
+    assert summary["chance_runs_reaching_top"] == pytest.approx(0.6) and summary["chance_evaluations_to_top"] == pytest.approx(3.4)
+    assert summary["p_vs_chance"] == pytest.approx(1 - 0.7**2)  # P(at least 1 of 2 runs) under chance
+    assert summary["best_rank_median"] == 2.0  # ranks 1 (value 0) and 3 (value 2)
     assert summary["top_n_found_mean"] == 1.0
     assert summary["best_mean"] == 1.0 and summary["best_se"] == pytest.approx(1.0)  # bests 0 and 2
     # 5th percentile of 0..9 is 0.45 (one run below), 25th is 2.25 (both)
     assert summary["sr5"] == 0.5 and summary["sr25"] == 1.0
+
+
+def test_chance_of_top_is_a_brute_force_count():
+    from itertools import combinations
+
+    pool, marked = 7, {0, 1}
+    for n in range(pool + 1):
+        draws = list(combinations(range(pool), n))
+        share = sum(bool(marked & set(d)) for d in draws) / len(draws)
+        assert chance_of_top(pool, len(marked), n) == pytest.approx(share), n
+    # the censored mean by hand: one marked of 5, T uniform on 1..5, budget 3: (1 + 2 + 3 + 4 + 4) / 5
+    assert chance_restricted_mean(5, 1, 3) == pytest.approx(2.8)
+
+
+def test_censored_evaluations_to_the_top_by_hand():
+    runs = pd.DataFrame({"target": "t", "strategy": ["a"] * 4 + ["b"] * 4, "seed": 0, "evaluation": [1, 2, 3, 4] * 2,
+                         "value": [9.0, 7.0, 1.0, 0.0, 9.0, 8.0, 7.0, 6.0]})  # fmt: skip
+    per_run = race_runs(runs, {"t": np.arange(20.0)}, top_fraction=0.1).set_index("strategy")  # top 10% of 20: values 0 and 1
+    assert (per_run.loc["a", "evaluations_to_top"], per_run.loc["a", "censored"]) == (3, False)
+    assert (per_run.loc["b", "evaluations_to_top"], per_run.loc["b", "censored"]) == (5, True)  # never: budget 4 + 1
+    assert (per_run.loc["a", "best_rank"], per_run.loc["b", "best_rank"]) == (1, 7)
+
+
+def test_race_verdicts_pair_seeds_and_adjust_by_holm():
+    from compgen.stats import holm
+
+    np.testing.assert_allclose(holm([0.01, 0.04, 0.03, np.nan]), [0.03, 0.06, 0.06, np.nan])
+    a = np.array([2, 3, 4, 2, 3, 5, 2, 3])
+    b = a + np.arange(10, 18)  # b needs 10..17 more evaluations than a on the same seed
+    per_run = pd.DataFrame({"target": "t", "strategy": ["a"] * 8 + ["b"] * 8 + ["c"] * 8, "seed": list(range(8)) * 3,
+                            "evaluations_to_top": np.concatenate([a, b, b]), "best_rank": 1})  # fmt: skip
+    table = race_verdicts(per_run).set_index(["measure", "strategy", "against"])
+    ab = table.loc[("evaluations_to_top", "a", "b")]
+    assert ab["mean_difference"] == pytest.approx(-13.5) and ab["n_seeds"] == 8
+    assert ab["p_wilcoxon"] == pytest.approx(2 / 2**8)  # eight negative differences of distinct sizes: the exact two-sided p
+    assert ab["p_holm"] == pytest.approx(3 * ab["p_wilcoxon"])  # the smallest two of a family of three (b against c is p 1)
+    assert ab["verdict"] == "a better" and table.loc[("evaluations_to_top", "b", "c"), "verdict"] == "tie"
+    assert table.loc[("best_rank", "a", "b"), "verdict"] == "tie"
+
+
+@pytest.mark.parametrize("strategy", LATENT_STRATEGIES)
+def test_paired_seeds_open_with_the_same_materials(strategy):
+    rng = np.random.default_rng(5)
+    points, values = project(rng.normal(size=(60, 6)), 3), rng.random(60)
+    reference = race(points, values, "random_choice", 12, seed=3, s=SEARCH)["index"].to_numpy()
+    run = race(points, values, strategy, 12, seed=3, s=SEARCH)["index"].to_numpy()
+    assert np.array_equal(run[: SEARCH.initial_points], reference[: SEARCH.initial_points])
+    other = race(points, values, strategy, 12, seed=4, s=SEARCH)["index"].to_numpy()
+    assert not np.array_equal(other[: SEARCH.initial_points], reference[: SEARCH.initial_points])
+
+
+def test_projection_keeps_the_leading_component_and_fills_the_cube():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=200)
+    latents = np.column_stack([t, t, 0.01 * rng.normal(size=200), 0.01 * rng.normal(size=200)])  # one real direction
+    space = project(latents, 1)
+    assert space.shape == (200, 1) and space.min() == 0.0 and space.max() == 1.0
+    assert abs(np.corrcoef(space[:, 0], t)[0, 1]) > 0.99
+    assert project(latents, None).shape == (200, 4)
+
+
+def test_expected_improvement_by_hand():
+    from scipy.stats import norm
+
+    ei = expected_improvement(np.array([1.0, 0.0, 2.0]), np.array([1.0, 0.0, 0.0]), best=1.0)
+    assert ei[0] == pytest.approx(norm.pdf(0.0))  # mean at the best: sd x phi(0)
+    assert ei[1] == 1.0 and ei[2] == 0.0  # no uncertainty: the plain improvement
+
+
+def test_surrogates_find_a_smooth_minimum_in_fewer_evaluations_than_chance():
+    rng = np.random.default_rng(0)
+    points = project(rng.random((400, 3)), None)
+    values = ((points - 0.3) ** 2).sum(axis=1)
+    threshold = np.sort(values)[3]  # the best 1%
+    for strategy in ("gp", "rf"):
+        hits = [race(points, values, strategy, 40, seed, SEARCH)["value"].le(threshold).any() for seed in range(3)]
+        assert all(hits), strategy  # chance: 1 - C(396, 40) / C(400, 40) = 0.34 a run
+    assert chance_of_top(400, 4, 40) == pytest.approx(0.344, abs=0.001)
+
+
+def test_active_units_of_a_hand_made_posterior():
+    mu = torch.tensor([[-1.0, 0.3, 0.00], [1.0, 0.3, 0.10], [-1.0, 0.3, 0.00], [1.0, 0.3, 0.10]])
+    # variances over the rows: 1, 0 (the prior's mean for every input) and 0.0025 (below 0.01)
+    assert active_units(mu).tolist() == [True, False, False]
+
+
+def test_kl_warmup_ramps_and_free_bits_spare_small_dimensions():
+    s = _tiny_vae("composition", epochs=6)
+    assert s.kl_weight(0) == 1.0
+    warm = VAESettings(**{**s.__dict__, "kl_warmup": 4})
+    assert [warm.kl_weight(e) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+
+
+def test_target_values_and_reference_features():
+    from compgen.latent.study import target_values
+
+    y = np.array([0.0, 1.5, 3.0])
+    assert target_values(y, "lowest").tolist() == [0.0, 1.5, 3.0]
+    assert target_values(y, "highest").tolist() == [-0.0, -1.5, -3.0]
+    assert target_values(y, 1.0).tolist() == [1.0, 0.5, 2.0]
+    fractions = fraction_matrix(["Fe2O3", "FeO"])
+    assert np.array_equal(feature_matrix("element_set", None, fractions), (fractions > 0).astype(np.float32))
+    assert feature_matrix("element_set", None, fractions)[0].tolist() == feature_matrix("element_set", None, fractions)[1].tolist()
+    assert np.array_equal(feature_matrix("fractions", None, fractions), fractions)
 
 
 @pytest.mark.e2e
@@ -236,18 +354,26 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run):
     xrd_scores = pd.read_csv(out / "xrd_reconstruction.csv").iloc[0]
     assert xrd_scores["n"] == 180 and 0 < xrd_scores["cosine_mean_of_average_pattern"] < 1
     models = pd.read_csv(out / "property_models.csv")
-    assert set(models["task"]) == {"mp_metal", "perovskite_heat"} and set(models["features"]) == {"latent", "magpie"}
+    assert set(models["task"]) == {"mp_metal", "perovskite_heat"} and set(models["features"]) == {"latent", "magpie", "fractions", "element_set"}
     assert set(models.loc[models["task"] == "perovskite_heat", "metric"]) == {"r2", "mae", "rmse"}
     auc = models[(models["task"] == "mp_metal") & (models["metric"] == "roc_auc")]
-    assert auc["si"].eq(0.93).all() and len(auc) == 2 and auc["mean"].between(0.5, 1).all()
+    assert auc["si"].eq(0.93).all() and len(auc) == 4 and auc["mean"].between(0.5, 1).all()
+    assert auc["si_protocol"].str.startswith("not comparable").all()
     runs = pd.read_csv(out / "search_evaluations.csv")
-    assert len(runs) == 2 * 4 * 2 * 12  # targets x strategies x seeds x evaluations
+    assert len(runs) == 2 * 5 * 2 * 12  # targets x strategies x seeds x evaluations
     assert runs.groupby(["target", "strategy", "seed"])["material_id"].nunique().eq(12).all()  # nobody asked twice
-    gap = runs[runs["target"] == "gap_near_1p5"]
-    assert (gap["property"] > 0).all() and np.allclose(gap["value"], (gap["property"] - 1.5).abs())
+    opening = runs[runs["evaluation"] <= 10].groupby(["target", "seed", "strategy"])["material_id"].apply(tuple)
+    assert opening.groupby(["target", "seed"]).nunique().eq(1).all()  # every strategy of a seed opens alike
+    gap = runs[runs["target"] == "widest_gap"]
+    assert np.allclose(gap["value"], -gap["property"])
     summary = pd.read_csv(out / "search_summary.csv")
-    assert len(summary) == 8 and summary["runs"].eq(2).all()
-    for name in ["parity", "roc", "best_so_far", "test_functions", "seconds_per_iteration", "composition_tsne", "xrd_tsne",
+    assert len(summary) == 10 and summary["runs"].eq(2).all() and summary["pool"].eq(900).all()
+    assert summary["p_vs_chance"].between(0, 1).all() and (summary["chance_evaluations_to_top"] <= 13).all()
+    verdicts = pd.read_csv(out / "search_verdicts.csv")
+    assert len(verdicts) == 2 * 2 * 10 and verdicts["n_seeds"].eq(2).all()  # targets x measures x pairs of 5 strategies
+    dimensions = pd.read_csv(out / "composition_latent_dimensions.csv")
+    assert len(dimensions) == 24 and reconstruction["active_units"] == dimensions["active"].sum()
+    for name in ["parity", "roc", "best_so_far", "top_reached", "test_functions", "seconds_per_iteration", "composition_tsne", "xrd_tsne",
                  "xrd_reconstructions", "composition_reconstructions", "vae_losses"]:  # fmt: skip
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000, name
         assert (out / "figures" / f"{name}.csv").exists(), name
@@ -263,10 +389,12 @@ def test_a_killed_vae_search_resumes_with_the_same_trials(tmp_path, monkeypatch)
     x[:, 0] += 0.1
     x /= x.sum(axis=1, keepdims=True)
     base = _tiny_vae("composition", epochs=1)
-    straight = tuning.tune("composition", base, x[:40], x[40:], 3, 0, tmp_path / "a" / "trials.csv", tmp_path / "a")
-    assert len(straight) == 3 and straight["holdout_loss"].is_monotonic_increasing
+    straight = tuning.tune("composition", base, x[:40], 3, 0, (1, 3), 0.25, tmp_path / "a" / "trials.csv", tmp_path / "a")
+    assert len(straight) == 3 and straight["validation_score"].is_monotonic_increasing
     assert straight["units"].map(lambda u: 48 <= u[0] <= 96 and 20 <= u[1] <= 64).all()  # Table S1's ranges
     assert set(straight["optimiser"]) <= set(tuning.CATEGORIES["optimiser"])
+    # the levers of how much the latent keeps are searched too
+    assert straight["epochs"].between(1, 3).all() and straight["atoms"].between(*tuning.ATOMS_RANGE).all() and straight["lr"].nunique() == 3
 
     real, calls = tuning.train_vae, []
 
@@ -279,9 +407,9 @@ def test_a_killed_vae_search_resumes_with_the_same_trials(tmp_path, monkeypatch)
     monkeypatch.setattr(tuning, "train_vae", dies_on_the_third)
     output = tmp_path / "b" / "trials.csv"
     with pytest.raises(KeyboardInterrupt):
-        tuning.tune("composition", base, x[:40], x[40:], 3, 0, output, tmp_path / "b")
+        tuning.tune("composition", base, x[:40], 3, 0, (1, 3), 0.25, output, tmp_path / "b")
     assert not output.exists() and len(json.loads((tmp_path / "b" / "trials.csv.trials.json").read_text())["trials"]) == 2
     monkeypatch.setattr(tuning, "train_vae", real)
-    resumed = tuning.tune("composition", base, x[:40], x[40:], 3, 0, output, tmp_path / "b")
+    resumed = tuning.tune("composition", base, x[:40], 3, 0, (1, 3), 0.25, output, tmp_path / "b")
     pd.testing.assert_frame_equal(straight.reset_index(drop=True), resumed.reset_index(drop=True))
     assert not (tmp_path / "b" / "trials.csv.trials.json").exists()

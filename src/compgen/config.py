@@ -67,20 +67,21 @@ def paper_settings(study: str) -> dict:
     """The settings a study takes at paper scale: the paper's values, then the workflow's own intervals."""
     raw = _paper(study)
     settings = _values(raw["settings"])
-    return _overlay(settings, raw.get("workflow", {}))
+    return overlay(settings, raw.get("workflow", {}))
 
 
-def _overlay(base: dict, over: dict) -> dict:
+def overlay(base: dict, over: dict) -> dict:
+    """`base` with `over` laid over it, nested sections merged key by key (neither is changed)."""
     out = copy.deepcopy(base)
     for key, value in over.items():
-        out[key] = _overlay(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
+        out[key] = overlay(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else copy.deepcopy(value)
     return out
 
 
 def effective(config: dict, study: str) -> dict:
     """A study's section of the config, with the paper's settings laid over it when `paper_scale` is set."""
     section = copy.deepcopy(config[study])
-    return _overlay(section, paper_settings(study)) if section.get("paper_scale") else section
+    return overlay(section, paper_settings(study)) if section.get("paper_scale") else section
 
 
 def check(config: dict) -> None:

@@ -164,8 +164,8 @@ def hydrides_step2_job(variant: str) -> str:
 
 LATENT_VAES = ("composition", "xrd")
 LATENT_TASKS = ("mp_formation_energy", "mp_metal", "perovskite_heat", "perovskite_gap")  # compgen.latent.properties.TASKS
-LATENT_FEATURES = ("latent", "magpie")
-LATENT_STRATEGIES = ("tpe", "gp", "random_box", "random_choice")
+LATENT_FEATURES = ("latent", "magpie", "fractions", "element_set")
+LATENT_STRATEGIES = ("tpe", "gp", "rf", "random_box", "random_choice")
 LATENT_TEST_FUNCTIONS = ("branin", "six_hump_camel", "rastrigin")
 LATENT_PROPERTY = Key("{task}_{features}", task="|".join(LATENT_TASKS), features="|".join(LATENT_FEATURES))
 LATENT_SEARCH = Key("{search_target}_{strategy}", search_target=r"[a-z][a-z0-9_]*", strategy="|".join(LATENT_STRATEGIES))

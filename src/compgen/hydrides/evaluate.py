@@ -180,20 +180,6 @@ def table2(candidates: pd.DataFrame) -> pd.DataFrame:
     return summary.reset_index(), per_seed
 
 
-def seeds_for_power(effect: float, alpha: float = 0.05, power: float = 0.8, most: int = 10_000) -> int | None:
-    """Fewest paired seeds at which a two-sided paired t-test finds a standardised effect (mean / sd of the differences) with `power`."""
-    from scipy import stats
-
-    if not np.isfinite(effect) or effect == 0:
-        return None
-    for n in range(2, most + 1):
-        critical = stats.t.ppf(1 - alpha / 2, n - 1)
-        reached = stats.nct.sf(critical, n - 1, abs(effect) * np.sqrt(n)) + stats.nct.cdf(-critical, n - 1, abs(effect) * np.sqrt(n))
-        if reached >= power:
-            return n
-    return None
-
-
 def paired_comparisons(per_seed: pd.DataFrame, focus: str, measures: tuple[str, ...] = ("novel", "prototype_novel")) -> pd.DataFrame:
     """`focus` against every other generator on the same seeds: mean difference per run, paired t and Wilcoxon p, seeds for 80% power.
 
@@ -201,7 +187,7 @@ def paired_comparisons(per_seed: pd.DataFrame, focus: str, measures: tuple[str, 
     substitution baseline has the same count every seed, so its comparison is a one-sample test
     of the focus generator's counts against that number.
     """
-    from scipy import stats
+    from compgen.stats import paired_difference
 
     rows = []
     wide = {m: per_seed.pivot(index="seed", columns="generator", values=m) for m in measures}
@@ -209,22 +195,8 @@ def paired_comparisons(per_seed: pd.DataFrame, focus: str, measures: tuple[str, 
         for other in table.columns:
             if other == focus:
                 continue
-            diff = (table[focus] - table[other]).dropna().to_numpy(dtype=float)
-            sd = diff.std(ddof=1) if len(diff) > 1 else np.nan
-            if len(diff) < 2:
-                p_t = p_w = np.nan
-            elif sd == 0:  # every seed the same difference: no t statistic; the exact signed-rank p of n equal signs
-                p_t = np.nan
-                p_w = 1.0 if diff.mean() == 0 else 2.0 / 2 ** len(diff)
-            else:
-                p_t = float(stats.ttest_1samp(diff, 0.0).pvalue)
-                p_w = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
-            effect = diff.mean() / sd if sd and np.isfinite(sd) else np.inf if len(diff) > 1 and diff.mean() != 0 else np.nan
-            rows.append({
-                "measure": "good" if measure == "novel" else f"good_{measure}", "generator": focus, "against": other, "n_seeds": len(diff),
-                "mean_difference": diff.mean() if len(diff) else np.nan, "min_difference": diff.min() if len(diff) else np.nan,
-                "max_difference": diff.max() if len(diff) else np.nan, "p_paired_t": p_t, "p_wilcoxon": p_w,
-                "significant_at_0.05": bool((p_t if np.isfinite(p_t) else p_w) < 0.05),
-                "seeds_for_80pct_power": seeds_for_power(effect) if np.isfinite(effect) else (2 if effect == np.inf else None),
-            })  # fmt: skip
+            test = paired_difference((table[focus] - table[other]).dropna())
+            p = test["p_paired_t"] if np.isfinite(test["p_paired_t"]) else test["p_wilcoxon"]
+            rows.append({"measure": "good" if measure == "novel" else f"good_{measure}", "generator": focus, "against": other,
+                         **{k: v for k, v in test.items() if k != "effect_size"}, "significant_at_0.05": bool(p < 0.05)})  # fmt: skip
     return pd.DataFrame(rows)

@@ -66,49 +66,123 @@ def best_so_far(values: np.ndarray) -> np.ndarray:
     return np.minimum.accumulate(values, axis=-1)
 
 
+def top_set(pool_values: np.ndarray, top_fraction: float) -> tuple[float, int]:
+    """The value a material must reach to be in the pool's top `top_fraction` (lowest values), and how many do (ties included)."""
+    pool = np.sort(np.asarray(pool_values, dtype=float))
+    threshold = pool[max(int(np.ceil(top_fraction * len(pool))), 1) - 1]
+    return float(threshold), int((pool <= threshold).sum())
+
+
+def chance_of_top(pool_size: int, top_size: int, evaluations) -> np.ndarray:
+    """P(at least one of `top_size` marked materials among `evaluations` drawn without replacement from `pool_size`): 1 - C(N-K, n) / C(N, n)."""
+    from scipy.stats import hypergeom
+
+    return hypergeom.sf(0, pool_size, top_size, np.asarray(evaluations))
+
+
+def chance_restricted_mean(pool_size: int, top_size: int, budget: int) -> float:
+    """E[min(T, budget + 1)] for T the evaluation that first draws a marked material by chance: the censored mean a random run scores."""
+    n = np.arange(0, budget + 1)
+    return float((1.0 - chance_of_top(pool_size, top_size, n)).sum())
+
+
+def evaluations_to_hit(values: np.ndarray, threshold: float) -> tuple[int, bool]:
+    """1-based evaluation at which a run first reaches `threshold`; (budget + 1, True) when it never does (censored)."""
+    found = np.flatnonzero(np.asarray(values) <= threshold)
+    return (int(found[0]) + 1, False) if len(found) else (len(values) + 1, True)
+
+
 def first_hit(hits: np.ndarray) -> float:
     """1-based evaluation of the first True, NaN when there is none."""
     found = np.flatnonzero(hits)
     return float(found[0] + 1) if len(found) else float("nan")
 
 
-def race_summary(runs: pd.DataFrame, pool_values: np.ndarray, top_fraction: float, top_n: int, success_percentiles: list[float]) -> pd.DataFrame:
-    """One row per (target, strategy): how fast and how often each strategy finds good materials.
+def best_rank(values: np.ndarray, pool_values: np.ndarray) -> int:
+    """Rank in the pool of the best material a run found (1: the pool's best; ties share the better rank)."""
+    return int(np.searchsorted(np.sort(pool_values), np.min(values), side="left")) + 1
+
+
+def race_runs(runs: pd.DataFrame, pool_values: dict, top_fraction: float) -> pd.DataFrame:
+    """One row per run (target, strategy, seed): best value and rank, evaluations to the top set (censored at budget + 1)."""
+    rows = []
+    for (target, strategy, seed), run in runs.groupby(["target", "strategy", "seed"], sort=False):
+        values = run.sort_values("evaluation")["value"].to_numpy()
+        threshold, _ = top_set(pool_values[target], top_fraction)
+        hit, censored = evaluations_to_hit(values, threshold)
+        rows.append({"target": target, "strategy": strategy, "seed": seed, "evaluations": len(values), "best": values.min(),
+                     "best_rank": best_rank(values, pool_values[target]), "evaluations_to_top": hit, "censored": censored})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top_n: int, success_percentiles: list[float]) -> pd.DataFrame:
+    """One row per (target, strategy): how fast and how often each strategy finds good materials, beside exact chance.
 
     `runs`: target, strategy, seed, evaluation (1-based), value (lower is better).
     `pool_values`: target -> the values of every material of its pool.
-    Evaluations-to-hit are means over the runs that hit (their count beside).
-    A run succeeds at percentile p when its best value is at or below the
-    p-th percentile of its pool (the form of CDVAE's SR5 / SR10 / SR15).
+    Evaluations to the top set are censored at the budget + 1 for runs that never
+    reach it; `evaluations_to_top_mean` is that restricted mean, and
+    `chance_evaluations_to_top` the same for uniform random choice, computed exactly.
+    `p_vs_chance` is the one-sided exact binomial p of this many runs reaching the
+    top set when each does with the chance probability. A run succeeds at
+    percentile p when its best value is at or below the p-th percentile of its pool
+    (the form of CDVAE's SR5 / SR10 / SR15).
     """
+    from scipy.stats import binomtest
+
+    per_run = race_runs(runs, pool_values, top_fraction)
     rows = []
-    for (target, strategy), group in runs.groupby(["target", "strategy"], sort=False):
+    for (target, strategy), group in per_run.groupby(["target", "strategy"], sort=False):
         pool = np.sort(np.asarray(pool_values[target], dtype=float))
-        top_value = pool[max(int(np.ceil(top_fraction * len(pool))), 1) - 1]
+        threshold, top_size = top_set(pool, top_fraction)
         top_n_value = pool[min(top_n, len(pool)) - 1]
-        hits_top, hits_top_n, n_top_n_found, best = [], [], [], []
-        for _, run in group.groupby("seed"):
-            values = run.sort_values("evaluation")["value"].to_numpy()
-            hits_top.append(first_hit(values <= top_value))
-            hits_top_n.append(first_hit(values <= top_n_value))
-            n_top_n_found.append(int((values <= top_n_value).sum()))
-            best.append(values.min())
-        best = np.asarray(best)
+        budget = int(group["evaluations"].max())
+        reached = int((~group["censored"]).sum())
+        p_chance = float(chance_of_top(len(pool), top_size, budget))
+        values = runs[(runs["target"] == target) & (runs["strategy"] == strategy)]
+        found_top_n = values.groupby("seed")["value"].apply(lambda v: int((v <= top_n_value).sum()))
+        best = group["best"].to_numpy()
         row = {
-            "target": target,
-            "strategy": strategy,
-            "runs": len(best),
-            "evaluations": int(group["evaluation"].max()),
-            "pool": len(pool),
-            "best_mean": float(best.mean()),
-            "best_se": float(best.std(ddof=1) / np.sqrt(len(best))) if len(best) > 1 else float("nan"),
-            "runs_reaching_top": int(np.isfinite(hits_top).sum()),
-            "evaluations_to_top_mean": float(np.nanmean(hits_top)) if np.isfinite(hits_top).any() else float("nan"),
-            "runs_reaching_top_n": int(np.isfinite(hits_top_n).sum()),
-            "evaluations_to_top_n_mean": float(np.nanmean(hits_top_n)) if np.isfinite(hits_top_n).any() else float("nan"),
-            "top_n_found_mean": float(np.mean(n_top_n_found)),
-        }
+            "target": target, "strategy": strategy, "runs": len(group), "evaluations": budget, "pool": len(pool), "top_set": top_size,
+            "best_mean": float(best.mean()), "best_se": float(best.std(ddof=1) / np.sqrt(len(best))) if len(best) > 1 else float("nan"),
+            "best_rank_median": float(group["best_rank"].median()),
+            "runs_reaching_top": reached, "chance_runs_reaching_top": p_chance * len(group),
+            "p_vs_chance": float(binomtest(reached, len(group), p_chance, alternative="greater").pvalue),
+            "evaluations_to_top_mean": float(group["evaluations_to_top"].mean()),
+            "chance_evaluations_to_top": chance_restricted_mean(len(pool), top_size, budget),
+            "top_n_found_mean": float(found_top_n.mean()),
+        }  # fmt: skip
         for p in success_percentiles:
             row[f"sr{p:g}"] = float((best <= np.percentile(pool, p)).mean())
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def race_verdicts(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of strategies on every target, on the same seeds: who reaches the top set in fewer evaluations.
+
+    The paired differences are of evaluations to the top set (censored runs count
+    budget + 1, which can only understate a lead over a censored rival) and of the
+    best rank found. Wilcoxon signed-rank p-values are Holm-adjusted over the pairs
+    of a target and measure; `seeds_for_80pct_power` is the paired-t estimate of
+    the seeds a difference of this size needs.
+    """
+    from compgen.stats import holm, paired_difference
+
+    rows = []
+    for target, group in per_run.groupby("target", sort=False):
+        strategies = list(dict.fromkeys(group["strategy"]))
+        for measure in ("evaluations_to_top", "best_rank"):
+            wide = group.pivot(index="seed", columns="strategy", values=measure)
+            family = []
+            for i, first in enumerate(strategies):
+                for second in strategies[i + 1 :]:
+                    test = paired_difference((wide[first] - wide[second]).dropna())
+                    family.append({"target": target, "measure": measure, "strategy": first, "against": second,
+                                   "mean_first": float(wide[first].mean()), "mean_against": float(wide[second].mean()), **test})  # fmt: skip
+            adjusted = holm([row["p_wilcoxon"] for row in family])
+            for row, p in zip(family, adjusted, strict=True):
+                row["p_holm"] = float(p)
+                row["verdict"] = ("tie" if not p < 0.05 else f"{row['strategy']} better" if row["mean_difference"] < 0 else f"{row['against']} better")
+            rows.extend(family)
     return pd.DataFrame(rows)

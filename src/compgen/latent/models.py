@@ -37,9 +37,23 @@ def keras_init(module: nn.Module, initialiser: str) -> None:
             nn.init.zeros_(layer.bias)
 
 
+def kl_per_dimension(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || N(0, 1)) of each row and latent dimension (rows x dimensions)."""
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+
+
 def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, exp(logvar)) || N(0, I)) of each row, summed over the latent dimensions."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
+    return kl_per_dimension(mu, logvar).sum(dim=1)
+
+
+def active_units(mu: torch.Tensor, threshold: float = 0.01) -> torch.Tensor:
+    """Latent dimensions whose encoder mean varies across the data (Burda et al. 2016: Var_x E[z|x] > 0.01).
+
+    A dimension the KL term has pushed back to the prior gives every input the
+    same mean, so it carries nothing about the input. Returns a bool per dimension.
+    """
+    return mu.var(dim=0, unbiased=False) > threshold
 
 
 def weight_penalty(module: nn.Module, l1: float, l2: float) -> torch.Tensor:

@@ -13,8 +13,9 @@ from compgen.io import write_csv  # noqa: E402
 from compgen.latent.data import ELEMENTS  # noqa: E402
 from compgen.plots import save_figure  # noqa: E402
 
-STRATEGY_LABELS = {"tpe": "TPE", "gp": "Gaussian process", "random_box": "random point in the box", "random_choice": "random material (chance)"}
-STRATEGY_COLOURS = {"tpe": "tab:red", "gp": "tab:blue", "random_box": "tab:green", "random_choice": "0.4"}
+STRATEGY_LABELS = {"tpe": "TPE", "gp": "Gaussian process", "rf": "random forest", "random_box": "random point in the box",
+                   "random_choice": "random material (chance)"}  # fmt: skip
+STRATEGY_COLOURS = {"tpe": "tab:red", "gp": "tab:blue", "rf": "tab:purple", "random_box": "tab:green", "random_choice": "0.4"}
 
 
 def _binned(y: np.ndarray, p: np.ndarray, bins: int) -> pd.DataFrame:
@@ -120,6 +121,36 @@ def best_so_far(runs: pd.DataFrame, pools: dict[str, np.ndarray], png, csv) -> N
     save_figure(fig, png)
 
 
+def top_reached(per_run: pd.DataFrame, top_sets: dict[str, tuple[int, int]], png, csv) -> None:
+    """Share of runs that have reached the pool's top set by each evaluation, per strategy, beside the exact chance curve.
+
+    `per_run`: evaluate.race_runs; `top_sets`: target -> (pool size, top-set size).
+    """
+    from compgen.latent.evaluate import chance_of_top
+
+    frames = []
+    targets = list(dict.fromkeys(per_run["target"]))
+    fig, axes = plt.subplots(1, len(targets), figsize=(5 * len(targets), 4), layout="constrained", squeeze=False)
+    for ax, target in zip(axes[0], targets, strict=True):
+        runs = per_run[per_run["target"] == target]
+        n = np.arange(1, int(runs["evaluations"].max()) + 1)
+        pool, top = top_sets[target]
+        curves = {s: [(group["evaluations_to_top"] <= k).mean() for k in n] for s, group in runs.groupby("strategy", sort=False)}
+        curves["chance (exact)"] = chance_of_top(pool, top, n)
+        for strategy, share in curves.items():
+            exact = strategy == "chance (exact)"
+            ax.plot(n, share, color="k" if exact else STRATEGY_COLOURS.get(strategy), ls="--" if exact else "-",
+                    label=strategy if exact else f"{STRATEGY_LABELS.get(strategy, strategy)} ({runs[runs['strategy'] == strategy]['seed'].nunique()} runs)")  # fmt: skip
+            frames.append(pd.DataFrame({"target": target, "strategy": strategy, "evaluation": n, "share_reached": share}))
+        ax.set_title(f"{target}: top {top} of {pool} materials")
+        ax.set_xlabel("evaluations (materials asked for)")
+        ax.set_ylabel("share of runs that have found one")
+        ax.set_ylim(0, 1.02)
+        ax.legend(fontsize=7)
+    write_csv(pd.concat(frames, ignore_index=True), csv)
+    save_figure(fig, png)
+
+
 def test_functions(tests: pd.DataFrame, png, csv) -> None:
     """Fig. S8: best regret so far on 2-D test functions, mean and standard error over seeds."""
     curves = _mean_se(_with_running_best(tests, ["function", "strategy", "seed"], "regret"), ["function", "strategy", "evaluation"], "best")
@@ -141,7 +172,7 @@ def test_functions(tests: pd.DataFrame, png, csv) -> None:
 
 def seconds_per_iteration(runs: pd.DataFrame, tests: pd.DataFrame, png, csv) -> None:
     """Seconds a strategy spends proposing, against how many points it has seen (the SI's scaling argument)."""
-    race = _mean_se(runs.assign(space="joint latent (88-D)"), ["space", "strategy", "evaluation"], "seconds")
+    race = _mean_se(runs.assign(space="perovskite pool (joint latent)"), ["space", "strategy", "evaluation"], "seconds")
     tested = _mean_se(tests.assign(space="test functions (2-D)"), ["space", "strategy", "evaluation"], "seconds")
     table = pd.concat([race, tested], ignore_index=True)
     write_csv(table, csv)

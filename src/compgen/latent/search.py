@@ -1,14 +1,25 @@
-"""The search race: TPE, a Gaussian process and random search propose points; real materials answer.
+"""The search race: strategies ask for materials one at a time; real perovskites answer.
 
-Every strategy speaks ask / tell over the unit cube (the box the pool's latent
-points span, scaled to [0, 1] per coordinate). In the materials race a proposal
-is answered by the pool's material nearest to it that this run has not asked
-for yet, and the strategy is told that material's point and value, so the
-models learn from what was measured. `random_choice` proposes nothing: it picks
-a uniformly random unasked material, the chance floor.
+Every strategy works in one search space: the pool's joint latents projected
+onto their first `projection` principal components (of the standardised
+coordinates) and scaled to the unit cube, or the whole latent box when
+`projection` is null. A run of a seed opens with the same `initial_points`
+materials, drawn at random from the pool, for every strategy, so strategies are
+compared on paired runs. After that:
 
-GP: scikit-optimize's Optimizer (the engine of `gp_minimize`); TPE: hyperopt's
-`tpe.suggest` driven trial by trial.
+- `random_choice` takes a uniformly random material not yet asked for: the chance
+  floor, whose odds are known exactly (`evaluate.chance_of_top`);
+- `random_box` draws a uniform point of the cube, answered by the nearest unasked material;
+- `tpe` is hyperopt's `tpe.suggest`, asked trial by trial, its proposal answered by
+  the nearest unasked material, and told that material's point;
+- `gp` (a Gaussian process with a Matern 5/2 kernel and one length scale per
+  dimension) and `rf` (a random forest, the surrogate form of SMAC) model the
+  values seen so far and take the unasked material of highest expected improvement:
+  the acquisition is scored over the finite pool, so it costs one prediction per
+  material instead of an optimisation in the box.
+
+The 2-D test functions of Fig. S8 keep continuous proposals: there `gp` is
+scikit-optimize's `Optimizer` (the engine of `gp_minimize`).
 """
 
 from __future__ import annotations
@@ -26,27 +37,34 @@ from compgen.workflow import Progress
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = ("tpe", "gp", "random_box", "random_choice")
-
 
 @dataclass(frozen=True)
 class SearchSettings:
-    initial_points: int  # random proposals before GP / TPE model anything
-    gp_points: int  # acquisition candidates scored per GP proposal
-    gp_restarts: int  # L-BFGS restarts of the acquisition optimum
+    initial_points: int  # random materials (or proposals) before any model is fitted
+    gp_points: int  # test functions: acquisition candidates scored per GP proposal
+    gp_restarts: int  # test functions: L-BFGS restarts of the acquisition optimum
     tpe_candidates: int  # EI candidates drawn per TPE proposal
+    forest_trees: int  # trees of the random-forest surrogate
 
 
 class Strategy:
-    def ask(self) -> np.ndarray | None:
+    """Proposes a point of the unit cube (`ask`), or chooses a pool material directly (`choose`)."""
+
+    def ask(self) -> np.ndarray:
         raise NotImplementedError
+
+    def choose(self, pool: Pool, rng: np.random.Generator) -> tuple[int, float]:
+        """The next material (its index) and the distance from the proposal to it (NaN when none was made)."""
+        proposal = self.ask()
+        index = pool.nearest_unasked(proposal)
+        return index, float(np.linalg.norm(pool.points[index] - proposal))
 
     def tell(self, point: np.ndarray, value: float) -> None:
         pass
 
 
 class RandomBox(Strategy):
-    def __init__(self, dim: int, seed: int):
+    def __init__(self, dim: int, seed: int, s: SearchSettings):
         self.dim, self.rng = dim, np.random.default_rng(seed)
 
     def ask(self) -> np.ndarray:
@@ -54,13 +72,18 @@ class RandomBox(Strategy):
 
 
 class RandomChoice(Strategy):
-    """No proposal: the pool picks a random unasked material."""
+    """No proposal: the pool hands out a random unasked material."""
 
-    def ask(self) -> None:
-        return None
+    def __init__(self, dim: int, seed: int, s: SearchSettings):
+        pass
+
+    def choose(self, pool: Pool, rng: np.random.Generator) -> tuple[int, float]:
+        return pool.random_unasked(rng), float("nan")
 
 
-class GaussianProcess(Strategy):
+class BoxGaussianProcess(Strategy):
+    """scikit-optimize's GP over the continuous box (the test functions)."""
+
     def __init__(self, dim: int, seed: int, s: SearchSettings):
         from skopt import Optimizer
 
@@ -82,11 +105,97 @@ class GaussianProcess(Strategy):
         self.optimizer.tell([float(v) for v in np.clip(point, 0.0, 1.0)], float(value))
 
 
+def expected_improvement(mean: np.ndarray, sd: np.ndarray, best: float) -> np.ndarray:
+    """E[max(best - f, 0)] for f ~ N(mean, sd^2), the improvement on the lowest value seen (sd 0: the plain improvement)."""
+    from scipy.stats import norm
+
+    gain = best - mean
+    safe = np.maximum(sd, 1e-12)
+    z = gain / safe
+    return np.where(sd > 0, gain * norm.cdf(z) + safe * norm.pdf(z), np.maximum(gain, 0.0))
+
+
+class PoolSurrogate(Strategy):
+    """A model of the values seen; the next material is the unasked one of highest expected improvement (ties: lowest index)."""
+
+    def __init__(self, dim: int, seed: int, s: SearchSettings):
+        self.seed, self.s = seed, s
+        self.X: list[np.ndarray] = []
+        self.y: list[float] = []
+
+    def predict(self, X: np.ndarray, y: np.ndarray, candidates: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        raise NotImplementedError
+
+    def choose(self, pool: Pool, rng: np.random.Generator) -> tuple[int, float]:
+        if len(self.y) < 2:
+            return pool.random_unasked(rng), float("nan")
+        candidates = np.flatnonzero(~pool.asked)
+        mean, sd = self.predict(np.asarray(self.X), np.asarray(self.y), pool.points[candidates])
+        index = int(candidates[int(np.argmax(expected_improvement(mean, sd, min(self.y))))])
+        pool.take(index)
+        return index, 0.0
+
+    def tell(self, point: np.ndarray, value: float) -> None:
+        self.X.append(np.asarray(point, dtype=float))
+        self.y.append(float(value))
+
+
+class PoolGaussianProcess(PoolSurrogate):
+    """GP regression with a Matern 5/2 kernel, one length scale per dimension, and a noise term.
+
+    The kernel's hyper-parameters are fitted by maximum likelihood while the run has
+    seen few points and then every `REFIT_EVERY` evaluations; in between the last
+    kernel is kept and only the posterior is updated, which is what keeps a proposal
+    over the whole pool well under a second.
+    """
+
+    REFIT_EVERY = 10
+    ALWAYS_REFIT_BELOW = 30
+
+    def __init__(self, dim: int, seed: int, s: SearchSettings):
+        super().__init__(dim, seed, s)
+        self.kernel = None
+
+    def predict(self, X, y, candidates):
+        import warnings
+
+        from sklearn.exceptions import ConvergenceWarning
+        from sklearn.gaussian_process import GaussianProcessRegressor
+        from sklearn.gaussian_process.kernels import ConstantKernel, Matern, WhiteKernel
+
+        refit = self.kernel is None or len(y) < self.ALWAYS_REFIT_BELOW or len(y) % self.REFIT_EVERY == 0
+        if refit:
+            kernel = ConstantKernel(1.0, (1e-3, 1e3)) * Matern(np.full(X.shape[1], 0.3), (1e-2, 1e3), nu=2.5) + WhiteKernel(1e-3, (1e-8, 1.0))
+        else:
+            kernel = self.kernel
+        model = GaussianProcessRegressor(kernel, normalize_y=True, optimizer="fmin_l_bfgs_b" if refit else None, random_state=self.seed)
+        with warnings.catch_warnings():
+            # a length scale at its upper bound is a dimension the values do not depend on: expected, not a failure
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X, y)
+        self.kernel = model.kernel_
+        return model.predict(candidates, return_std=True)
+
+
+class PoolForest(PoolSurrogate):
+    def predict(self, X, y, candidates):
+        from sklearn.ensemble import RandomForestRegressor
+
+        # SMAC's form: bootstrapped regression trees, the spread across them as the uncertainty. SMAC's
+        # leaves of 3 points and 5/6 of the features per split missed the minimum of a smooth bowl
+        # (tests), so the trees grow to single points on every feature, sklearn's defaults.
+        model = RandomForestRegressor(self.s.forest_trees, random_state=self.seed, n_jobs=1).fit(X, y)
+        per_tree = np.stack([tree.predict(candidates) for tree in model.estimators_])
+        return per_tree.mean(axis=0), per_tree.std(axis=0)
+
+
 class TreeParzen(Strategy):
     """hyperopt's TPE asked one trial at a time (same proposals as `fmin` with the same seed).
 
     `space` is a hyperopt search space of named expressions; by default `dim`
     uniform coordinates of the unit cube, whose proposals come back as an array.
+    A point told without a proposal before it (the run's shared opening) enters
+    the history as if TPE had proposed it.
     """
 
     def __init__(self, dim: int, seed: int, s: SearchSettings, space: dict | None = None):
@@ -94,7 +203,6 @@ class TreeParzen(Strategy):
         from hyperopt.base import Domain
 
         self.names = [f"x{i}" for i in range(dim)] if space is None else list(space)
-        self.cube = space is None
         space = space or {name: hp.uniform(name, 0.0, 1.0) for name in self.names}
         self.domain = Domain(lambda _: 0.0, space)
         self.trials = Trials()
@@ -115,7 +223,9 @@ class TreeParzen(Strategy):
     def tell_vals(self, vals: dict, value: float) -> None:
         from hyperopt import JOB_STATE_DONE, STATUS_OK
 
-        doc = self._doc
+        if self._doc is None:
+            self.ask_vals()
+        doc, self._doc = self._doc, None
         doc["misc"]["vals"] = {name: [v] for name, v in vals.items()}
         doc["state"] = JOB_STATE_DONE
         doc["result"] = {"loss": float(value), "status": STATUS_OK}
@@ -126,60 +236,87 @@ class TreeParzen(Strategy):
         self.tell_vals({name: float(v) for name, v in zip(self.names, np.clip(point, 0.0, 1.0), strict=True)}, value)
 
 
-def make_strategy(name: str, dim: int, seed: int, s: SearchSettings) -> Strategy:
-    if name == "tpe":
-        return TreeParzen(dim, seed, s)
-    if name == "gp":
-        return GaussianProcess(dim, seed, s)
-    if name == "random_box":
-        return RandomBox(dim, seed)
-    if name == "random_choice":
-        return RandomChoice()
-    raise ValueError(f"unknown search strategy {name!r}; known: {', '.join(STRATEGIES)}")
+# In the race every strategy chooses pool materials; on the test functions they propose points.
+RACE_STRATEGIES: dict[str, type[Strategy]] = {
+    "tpe": TreeParzen,
+    "gp": PoolGaussianProcess,
+    "rf": PoolForest,
+    "random_box": RandomBox,
+    "random_choice": RandomChoice,
+}
+BOX_STRATEGIES: dict[str, type[Strategy]] = {"tpe": TreeParzen, "gp": BoxGaussianProcess, "random_box": RandomBox}
+STRATEGIES = tuple(RACE_STRATEGIES)
+
+
+def make_strategy(name: str, dim: int, seed: int, s: SearchSettings, known: dict[str, type[Strategy]] = RACE_STRATEGIES) -> Strategy:
+    if name not in known:
+        raise ValueError(f"unknown search strategy {name!r}; known: {', '.join(known)}")
+    return known[name](dim, seed, s)
+
+
+def project(latents: np.ndarray, dims: int | None) -> np.ndarray:
+    """The search space: the first `dims` principal components of the standardised latents (all coordinates when None), scaled to [0, 1]."""
+    x = np.asarray(latents, dtype=float)
+    if dims is not None and dims < x.shape[1]:
+        sd = x.std(axis=0)
+        x = (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)
+        _, _, vt = np.linalg.svd(x, full_matrices=False)
+        # a component's sign is arbitrary; fix it so the space does not flip between platforms
+        vt *= np.where(vt[np.arange(len(vt)), np.abs(vt).argmax(axis=1)] < 0, -1.0, 1.0)[:, None]
+        x = x @ vt[:dims].T
+    low, high = x.min(axis=0), x.max(axis=0)
+    return (x - low) / np.where(high > low, high - low, 1.0)
 
 
 class Pool:
-    """Materials that answer proposals: the nearest one not yet asked for in this run."""
+    """Materials that answer: their points in the search space, their values, and which this run has asked for."""
 
     def __init__(self, points: np.ndarray, values: np.ndarray):
-        low, high = points.min(axis=0), points.max(axis=0)
-        span = np.where(high > low, high - low, 1.0)
-        self.points = (points - low) / span  # the latent box, scaled to the unit cube
+        self.points = np.asarray(points, dtype=float)
         self.values = np.asarray(values, dtype=float)
         self.asked = np.zeros(len(points), dtype=bool)
+
+    def take(self, index: int) -> int:
+        if self.asked[index]:
+            raise ValueError(f"material {index} of the pool was asked for twice in one run")
+        self.asked[index] = True
+        return index
 
     def nearest_unasked(self, proposal: np.ndarray) -> int:
         if self.asked.all():
             raise ValueError(f"every one of the pool's {len(self.asked)} materials has been asked for")
         distance = ((self.points - proposal) ** 2).sum(axis=1)
         distance[self.asked] = np.inf
-        index = int(np.argmin(distance))
-        self.asked[index] = True
-        return index
+        return self.take(int(np.argmin(distance)))
 
     def random_unasked(self, rng: np.random.Generator) -> int:
-        index = int(rng.choice(np.flatnonzero(~self.asked)))
-        self.asked[index] = True
-        return index
+        return self.take(int(rng.choice(np.flatnonzero(~self.asked))))
+
+
+def opening(pool_size: int, initial_points: int, evaluations: int, seed: int) -> np.ndarray:
+    """The run's first materials, the same for every strategy of a seed."""
+    return np.random.default_rng([seed, pool_size]).choice(pool_size, size=min(initial_points, evaluations, pool_size), replace=False)
 
 
 def race(points: np.ndarray, values: np.ndarray, strategy: str, evaluations: int, seed: int, s: SearchSettings, what: str = "search") -> pd.DataFrame:
-    """One run: `evaluations` materials asked for in turn. Rows: evaluation, index (into the pool), value, distance, seconds."""
+    """One run: `evaluations` materials asked for in turn. Rows: evaluation, index (into the pool), value, distance, seconds.
+
+    `points` are already in the search space (`project`).
+    """
     pool = Pool(points, values)
     if evaluations > len(values):
         raise ValueError(f"{evaluations} evaluations asked of a pool of {len(values)} materials")
     agent = make_strategy(strategy, points.shape[1], seed, s)
+    first = opening(len(values), s.initial_points, evaluations, seed)
     rng = np.random.default_rng(seed)
     rows = []
     progress = Progress(what, evaluations, unit="evaluation")
     for evaluation in range(1, evaluations + 1):
         began = time.perf_counter()
-        proposal = agent.ask()
-        if proposal is None:
-            index, distance = pool.random_unasked(rng), float("nan")
+        if evaluation <= len(first):
+            index, distance = pool.take(int(first[evaluation - 1])), float("nan")
         else:
-            index = pool.nearest_unasked(proposal)
-            distance = float(np.linalg.norm(pool.points[index] - proposal))
+            index, distance = agent.choose(pool, rng)
         agent.tell(pool.points[index], pool.values[index])
         rows.append({"evaluation": evaluation, "index": index, "value": pool.values[index], "distance": distance,
                      "seconds": time.perf_counter() - began})  # fmt: skip
@@ -222,7 +359,7 @@ def minimise(function: Objective, strategy: str, evaluations: int, seed: int, s:
     """A strategy on a test function, evaluated where it proposes. Rows: evaluation, value, regret, seconds."""
     low = np.array([b[0] for b in function.bounds])
     width = np.array([b[1] - b[0] for b in function.bounds])
-    agent = make_strategy(strategy, 2, seed, s)
+    agent = make_strategy(strategy, 2, seed, s, BOX_STRATEGIES)
     rows = []
     for evaluation in range(1, evaluations + 1):
         began = time.perf_counter()

@@ -11,8 +11,8 @@ import pyarrow as pa
 from compgen.io import read_table, write_csv, write_table
 from compgen.latent import plots
 from compgen.latent.data import composition_split, fraction_matrix, material_split
-from compgen.latent.evaluate import composition_reconstruction, race_summary, xrd_reconstruction
-from compgen.latent.properties import TASKS, cross_validate, group_folds, magpie_features
+from compgen.latent.evaluate import composition_reconstruction, race_runs, race_summary, race_verdicts, top_set, xrd_reconstruction
+from compgen.latent.properties import TASKS, cross_validate, feature_matrix, group_folds
 from compgen.latent.search import TEST_FUNCTIONS, SearchSettings, minimise, race
 from compgen.latent.xrd import XRDSettings, patterns
 
@@ -80,7 +80,7 @@ def vae_settings(vae: str, cfg: dict):
 
 def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after: int | None = None) -> None:
     """Train one VAE and score its reconstruction of the held-out structures."""
-    from compgen.latent.train import load_vae, reconstruct, train_vae
+    from compgen.latent.train import latent_dimensions, load_vae, reconstruct, train_vae
     from compgen.training import use_threads
 
     use_threads(threads)
@@ -97,7 +97,11 @@ def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after
         # what a decoder that ignored its input would score: the mean training pattern
         average = np.repeat(x[~holdout].mean(axis=0, keepdims=True), holdout.sum(), axis=0)
         scores["cosine_mean_of_average_pattern"] = xrd_reconstruction(x[holdout], average)["cosine_mean"]
+    dimensions = latent_dimensions(model, x[holdout])
+    scores |= {"active_units": int(dimensions["active"].sum()), "latent": len(dimensions), "kl": float(dimensions["kl"].sum())}
     log.info("held-out reconstruction: %s", scores)
+    log.info("held-out KL per latent dimension (nats): %s", " ".join(f"{v:.2f}" for v in dimensions["kl"]))
+    write_csv(dimensions, outputs.dimensions)
     write_csv(pd.DataFrame([{"vae": vae, **scores}]), outputs.reconstruction)
 
 
@@ -175,7 +179,7 @@ PREDICTION_SCHEMA = pa.schema(
 def property_job(task_name: str, features: str, inputs: dict, cfg: dict, outputs, threads: int) -> None:
     task = TASKS[task_name]
     rows, latent, fractions = property_rows(task_name, inputs, cfg)
-    X = latent if features == "latent" else magpie_features(fractions)
+    X = feature_matrix(features, latent, fractions)
     s = cfg["properties"]
     fold = group_folds(rows["formula"].to_numpy(), s["folds"], s["seed"])
     y = rows["y"].to_numpy(dtype=float)
@@ -194,9 +198,11 @@ def properties_summary_job(fold_files: dict, prediction_files: dict, outputs) ->
         task = TASKS[task_name]
         for metric in [c for c in folds.columns if c not in ("fold", "n_test", "task", "features")]:
             rows.append({"task": task_name, "label": task.label, "features": features, "n": int(folds["n_test"].sum()), "metric": metric,
-                         "mean": folds[metric].mean(), "sd": folds[metric].std(ddof=1), "si": task.paper.get(metric, np.nan)})  # fmt: skip
+                         "mean": folds[metric].mean(), "sd": folds[metric].std(ddof=1), "si": task.paper.get(metric, np.nan),
+                         "si_protocol": task.paper_protocol if metric in task.paper else ""})  # fmt: skip
     write_csv(pd.DataFrame(rows), outputs.table)
-    predictions = {key: read_table(path) for key, path in prediction_files.items()}
+    # the figures keep the SI's form, latent beside Magpie; the references are in the table
+    predictions = {key: read_table(path) for key, path in prediction_files.items() if key[1] in ("latent", "magpie")}
     plots.parity(predictions, {k: t.label for k, t in TASKS.items() if t.kind == "regression"}, outputs.parity_png, outputs.parity_csv)
     plots.roc(predictions, {k: t.label for k, t in TASKS.items() if t.kind == "classification"}, outputs.roc_png, outputs.roc_csv)
 
@@ -206,7 +212,7 @@ def properties_summary_job(fold_files: dict, prediction_files: dict, outputs) ->
 
 def search_settings(cfg: dict) -> SearchSettings:
     s = cfg["search"]
-    return SearchSettings(s["initial_points"], s["gp_points"], s["gp_restarts"], s["tpe_candidates"])
+    return SearchSettings(s["initial_points"], s["gp_points"], s["gp_restarts"], s["tpe_candidates"], s["forest_trees"])
 
 
 def search_budget(cfg: dict) -> dict:
@@ -218,13 +224,21 @@ def search_target(cfg: dict, name: str) -> dict:
     return next(t for t in cfg["search"]["targets"] if t["name"] == name)
 
 
-def search_pool(perovskites: pd.DataFrame, target: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The materials a target's race runs over, their joint latents and the values to minimise."""
-    pool = perovskites[perovskites["ind_gap"] > 0] if target["gap_only"] else perovskites
-    pool = pool.reset_index(drop=True)
-    y = pool[target["column"]].to_numpy(dtype=float)
-    value = y if target["aim"] is None else np.abs(y - target["aim"])
-    return pool, joint_latent(pool), value
+def target_values(y: np.ndarray, aim) -> np.ndarray:
+    """What a race minimises: the property itself (aim 'lowest'), its negative ('highest'), or its distance to a number."""
+    y = np.asarray(y, dtype=float)
+    if aim == "lowest":
+        return y
+    if aim == "highest":
+        return -y
+    return np.abs(y - float(aim))
+
+
+def search_pool(perovskites: pd.DataFrame, target: dict, projection: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """A target's race runs over every perovskite: their points in the search space and the values to minimise."""
+    from compgen.latent.search import project
+
+    return project(joint_latent(perovskites), projection), target_values(perovskites[target["column"]].to_numpy(), target["aim"])
 
 
 RUN_SCHEMA = pa.schema(
@@ -249,7 +263,8 @@ def search_job(target_name: str, strategy: str, perovskites_path, cfg: dict, out
     No torch here: `threads` pins nothing (the searches are numpy, scikit-optimize and hyperopt).
     """
     target = search_target(cfg, target_name)
-    pool, points, value = search_pool(read_table(perovskites_path), target)
+    pool = read_table(perovskites_path)
+    points, value = search_pool(pool, target, cfg["search"]["projection"])
     budget = search_budget(cfg)
     frames = []
     for seed in range(budget["seeds"]):
@@ -294,12 +309,18 @@ def test_function_job(function: str, cfg: dict, output, threads: int) -> None:
 def search_summary_job(run_files: dict, test_function_files: list, perovskites_path, cfg: dict, outputs) -> None:
     runs = pd.concat([read_table(path) for path in run_files.values()], ignore_index=True)
     perovskites = read_table(perovskites_path)
-    pools = {t["name"]: search_pool(perovskites, t)[2] for t in cfg["search"]["targets"]}
     s = cfg["search"]
+    pools = {t["name"]: target_values(perovskites[t["column"]].to_numpy(), t["aim"]) for t in s["targets"]}
     summary = race_summary(runs, pools, s["top_fraction"], s["top_n"], s["success_percentiles"])
+    log.info("race summary:\n%s", summary.to_string())
     write_csv(summary, outputs.summary)
+    per_run = race_runs(runs, pools, s["top_fraction"])
+    verdicts = race_verdicts(per_run)
+    log.info("verdicts:\n%s", verdicts[["target", "measure", "strategy", "against", "mean_difference", "p_holm", "verdict"]].to_string())
+    write_csv(verdicts, outputs.verdicts)
     write_csv(runs, outputs.evaluations)
     plots.best_so_far(runs, pools, outputs.curves_png, outputs.curves_csv)
+    plots.top_reached(per_run, {t: (len(v), top_set(v, s["top_fraction"])[1]) for t, v in pools.items()}, outputs.top_png, outputs.top_csv)
     tests = pd.concat([read_table(path) for path in test_function_files], ignore_index=True)
     plots.test_functions(tests, outputs.test_functions_png, outputs.test_functions_csv)
     plots.seconds_per_iteration(runs, tests, outputs.seconds_png, outputs.seconds_csv)
@@ -342,6 +363,7 @@ def tune_job(vae: str, inputs: dict, cfg: dict, output, threads: int) -> None:
     use_threads(threads)
     x, holdout = vae_data(vae, inputs, cfg)
     t = cfg["tuning"]
-    base = VAESettings.from_config(vae, {**cfg[f"{vae}_vae"], "epochs": t["epochs"], "log_every": t["epochs"], "checkpoint_every": 1})
-    table = tune(vae, base, x[~holdout], x[holdout], t["n_evals"], t["seed"], output, Path(output).parent / "work")
+    epochs = tuple(t["epochs"][vae])
+    base = VAESettings.from_config(vae, {**cfg[f"{vae}_vae"], "log_every": epochs[1], "checkpoint_every": 1})
+    table = tune(vae, base, x[~holdout], t["n_evals"], t["seed"], epochs, t["validation"], output, Path(output).parent / "work")
     log.info("best trial:\n%s", table.head(1).T.to_string())

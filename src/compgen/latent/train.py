@@ -2,8 +2,11 @@
 
 Loss per structure (SI): reconstruction negative log-likelihood + KL to N(0, I);
 the batch loss is its mean plus Keras-style L1 / L2 kernel penalties (Table S1).
-The held-out rows are scored after every epoch, so the loss table shows
-whether a model overfits.
+Two options against posterior collapse, both off in the SI's setting: the KL
+term's weight can ramp up from 0 over the first `kl_warmup` epochs (Bowman et
+al. 2016), and `free_bits` nats of each dimension's batch-mean KL go unpenalised
+(Kingma et al. 2016). The held-out rows are scored after every epoch (loss and
+active units), so the loss table shows whether a model overfits or collapses.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch
 
 from compgen import training
 from compgen.io import atomic_path, write_csv
-from compgen.latent.models import XRDVAE, CompositionVAE, kl_divergence, weight_penalty
+from compgen.latent.models import XRDVAE, CompositionVAE, active_units, kl_per_dimension, weight_penalty
 
 OPTIMISERS = {
     "sgd": torch.optim.SGD,
@@ -53,6 +56,12 @@ class VAESettings:
     kernel: int | None = None
     pool: int | None = None
     atoms: float | None = None  # composition only: see CompositionVAE.reconstruction_nll
+    kl_warmup: int = 0  # epochs over which the KL weight ramps linearly to 1 (0: from the start)
+    free_bits: float = 0.0  # nats per latent dimension (batch mean) that the KL term does not charge
+
+    def kl_weight(self, epoch: int) -> float:
+        """The KL term's weight in 0-based `epoch`."""
+        return 1.0 if self.kl_warmup <= 0 else min(1.0, (epoch + 1) / self.kl_warmup)
 
     def __post_init__(self):
         # YAML and checkpoints give lists
@@ -73,20 +82,36 @@ def build(s: VAESettings, input_size: int) -> CompositionVAE | XRDVAE:
 
 
 def _batch_losses(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean reconstruction NLL and the mean KL of each latent dimension over the batch."""
     logits, mu, logvar = model(x)
-    return model.reconstruction_nll(logits, x).mean(), kl_divergence(mu, logvar).mean()
+    return model.reconstruction_nll(logits, x).mean(), kl_per_dimension(mu, logvar).mean(dim=0)
 
 
 @torch.no_grad()
-def _held_out_loss(model, x: torch.Tensor, batch: int) -> torch.Tensor:
+def held_out_scores(model, x: torch.Tensor, batch: int) -> dict[str, torch.Tensor]:
+    """Held-out loss (NLL + KL, the negative ELBO), each dimension's mean KL and encoder-mean variance (eval mode)."""
     model.eval()
-    total = torch.zeros((), device=x.device)
+    nll_total = torch.zeros((), device=x.device)
+    kl_total = torch.zeros(model.mu.out_features, device=x.device)
+    means = []
     for start in range(0, len(x), batch):
         chunk = x[start : start + batch]
-        nll, kl = _batch_losses(model, chunk)
-        total += (nll + kl) * len(chunk)
+        logits, mu, logvar = model(chunk)
+        nll_total += model.reconstruction_nll(logits, chunk).sum()
+        kl_total += kl_per_dimension(mu, logvar).sum(dim=0)
+        means.append(mu)
     model.train()
-    return total / max(len(x), 1)
+    n = max(len(x), 1)
+    mu = torch.cat(means) if means else torch.zeros(1, model.mu.out_features, device=x.device)
+    kl = kl_total / n
+    return {"loss": nll_total / n + kl.sum(), "kl": kl, "mu_variance": mu.var(dim=0, unbiased=False), "active": active_units(mu)}
+
+
+def latent_dimensions(model, x: np.ndarray, batch: int = 1024) -> pd.DataFrame:
+    """One row per latent dimension of a trained VAE on the rows of `x`: mean KL (nats), variance of the encoder mean, active."""
+    scores = held_out_scores(model, torch.as_tensor(x, dtype=torch.float32), batch)
+    return pd.DataFrame({"dimension": np.arange(len(scores["kl"])), "kl": scores["kl"].numpy(), "mu_variance": scores["mu_variance"].numpy(),
+                         "active": scores["active"].numpy()})  # fmt: skip
 
 
 def train_vae(s: VAESettings, train: np.ndarray, holdout: np.ndarray, output, losses_output, stop_after: int | None = None) -> pd.DataFrame | None:
@@ -102,16 +127,20 @@ def train_vae(s: VAESettings, train: np.ndarray, holdout: np.ndarray, output, lo
     def step(epoch: int) -> dict[str, torch.Tensor]:
         order = torch.randperm(len(x_train), generator=rng).to(device)
         sums = torch.zeros(3, device=device)
+        beta = s.kl_weight(epoch)
         for start in range(0, len(order), s.batch):
             x = x_train[order[start : start + s.batch]]
-            nll, kl = _batch_losses(model, x)
-            loss = nll + kl + weight_penalty(model, s.l1, s.l2)
+            nll, kl_dimensions = _batch_losses(model, x)
+            kl = kl_dimensions.sum()
+            charged = kl_dimensions.clamp(min=s.free_bits).sum() if s.free_bits > 0 else kl
+            loss = nll + beta * charged + weight_penalty(model, s.l1, s.l2)
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             sums += torch.stack([loss.detach(), nll.detach(), kl.detach()]) * len(x)
         loss, nll, kl = sums / len(order)
-        return {"loss": loss, "nll": nll, "kl": kl, "holdout_loss": _held_out_loss(model, x_holdout, 4 * s.batch)}
+        held = held_out_scores(model, x_holdout, 4 * s.batch)
+        return {"loss": loss, "nll": nll, "kl": kl, "holdout_loss": held["loss"], "active_units": held["active"].sum().float()}
 
     def finish(losses: pd.DataFrame) -> None:
         write_csv(losses, losses_output)
