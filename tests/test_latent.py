@@ -101,8 +101,9 @@ def _tiny_vae(kind: str, epochs: int) -> VAESettings:
     return VAESettings(kind="xrd", units=(12, 8), initialiser="lecun_normal", filters=(2, 3, 4), kernel=4, pool=2, **common)
 
 
-@pytest.mark.parametrize("kind", ["composition", "xrd"])
-def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, kind):
+@pytest.mark.parametrize(("kind", "options"), [("composition", {}), ("xrd", {}),
+                                               ("composition", {"lr_schedule": "cosine", "kl_warmup": 3, "free_bits": 0.5})])  # fmt: skip
+def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, kind, options):
     rng = np.random.default_rng(0)
     width = 100 if kind == "composition" else 161
     x = rng.random((70, width)).astype(np.float32)
@@ -110,7 +111,7 @@ def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, kind):
         x = x * (rng.random((70, width)) < 0.05)
         x[:, 0] += 0.1
         x /= x.sum(axis=1, keepdims=True)
-    s = _tiny_vae(kind, epochs=5)
+    s = VAESettings(**{**_tiny_vae(kind, epochs=5).__dict__, **options})
     straight, resumed = tmp_path / "straight.pt", tmp_path / "resumed.pt"
     train_vae(s, x[:60], x[60:], straight, tmp_path / "straight.csv")
     assert train_vae(s, x[:60], x[60:], resumed, tmp_path / "resumed.csv", stop_after=3) is None
@@ -319,11 +320,14 @@ def test_active_units_of_a_hand_made_posterior():
     assert active_units(mu).tolist() == [True, False, False]
 
 
-def test_kl_warmup_ramps_and_free_bits_spare_small_dimensions():
+def test_kl_warmup_and_cosine_learning_rate_by_epoch():
     s = _tiny_vae("composition", epochs=6)
     assert s.kl_weight(0) == 1.0
     warm = VAESettings(**{**s.__dict__, "kl_warmup": 4})
     assert [warm.kl_weight(e) for e in range(6)] == [0.25, 0.5, 0.75, 1.0, 1.0, 1.0]
+    cosine = VAESettings(**{**s.__dict__, "lr_schedule": "cosine", "lr": 1.0, "epochs": 4})
+    assert [cosine.learning_rate(e) for e in range(4)] == pytest.approx([1.0, 0.5 + 0.5 * math.cos(math.pi / 4), 0.5, 0.5 - 0.5 * math.cos(math.pi / 4)])
+    assert s.learning_rate(5) == s.lr
 
 
 def test_target_values_and_reference_features():

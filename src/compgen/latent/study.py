@@ -123,7 +123,7 @@ def encode_job(inputs: dict, cfg: dict, outputs) -> None:
     holdout = xrd_holdout(xrd, cfg)
     table = pd.DataFrame(
         {"material_id": perovskites["material_id"], "formula": perovskites["formula"], "heat_ref": perovskites["heat_ref"],
-         "ind_gap": perovskites["ind_gap"], "crystal_system": xrd["crystal_system"], "xrd_holdout": holdout,
+         "ind_gap": perovskites["ind_gap"], "dir_gap": perovskites["dir_gap"], "crystal_system": xrd["crystal_system"], "xrd_holdout": holdout,
          "z_composition": list(z_composition), "z_xrd": list(z_xrd)}  # fmt: skip
     )
     write_table(table, outputs.perovskites, PEROVSKITE_LATENT_SCHEMA)
@@ -138,6 +138,7 @@ PEROVSKITE_LATENT_SCHEMA = pa.schema(
         pa.field("formula", pa.string(), nullable=False),
         pa.field("heat_ref", pa.float64(), nullable=False),
         pa.field("ind_gap", pa.float64(), nullable=False),
+        pa.field("dir_gap", pa.float64(), nullable=False),
         pa.field("crystal_system", pa.string(), nullable=False),
         pa.field("xrd_holdout", pa.bool_(), nullable=False),
         pa.field("z_composition", pa.list_(pa.float32()), nullable=False),

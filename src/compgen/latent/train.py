@@ -12,6 +12,7 @@ active units), so the loss table shows whether a model overfits or collapses.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,8 +57,15 @@ class VAESettings:
     kernel: int | None = None
     pool: int | None = None
     atoms: float | None = None  # composition only: see CompositionVAE.reconstruction_nll
+    lr_schedule: str = "constant"  # or 'cosine': the learning rate falls to 0 over the epochs (no state: resumes exactly)
     kl_warmup: int = 0  # epochs over which the KL weight ramps linearly to 1 (0: from the start)
     free_bits: float = 0.0  # nats per latent dimension (batch mean) that the KL term does not charge
+
+    def learning_rate(self, epoch: int) -> float:
+        """The learning rate of 0-based `epoch`."""
+        if self.lr_schedule == "cosine":
+            return self.lr * 0.5 * (1.0 + math.cos(math.pi * epoch / self.epochs))
+        return self.lr
 
     def kl_weight(self, epoch: int) -> float:
         """The KL term's weight in 0-based `epoch`."""
@@ -128,6 +136,8 @@ def train_vae(s: VAESettings, train: np.ndarray, holdout: np.ndarray, output, lo
         order = torch.randperm(len(x_train), generator=rng).to(device)
         sums = torch.zeros(3, device=device)
         beta = s.kl_weight(epoch)
+        for group in optimiser.param_groups:
+            group["lr"] = s.learning_rate(epoch)
         for start in range(0, len(order), s.batch):
             x = x_train[order[start : start + s.batch]]
             nll, kl_dimensions = _batch_losses(model, x)
