@@ -183,12 +183,12 @@ def test_every_tiny_study_through_the_slurm_profile(cluster, tiny_run, tmp_path,
     # a job that fails is reported failed, and Snakemake exits non-zero
     broken = {**config, "latent": {**config["latent"], "search": {**config["latent"]["search"], "budgets": {"tiny": {"evaluations": 5000, "seeds": 1}}}}}
     since = _now()
-    result = run_workflow(work, ["results/latent/search/gap_near_1p5_random_choice.parquet"], broken, mirror, "--profile", str(profile), timeout=TIMEOUT)
+    result = run_workflow(work, ["results/latent/search/widest_gap_random_choice.parquet"], broken, mirror, "--profile", str(profile), timeout=TIMEOUT)
     assert result.returncode != 0
     assert "Error in rule latent_search" in result.stdout + result.stderr
-    job_log = (work / "logs/latent/search/gap_near_1p5_random_choice.log").read_text()
+    job_log = (work / "logs/latent/search/widest_gap_random_choice.log").read_text()
     assert "compgen job failed: ValueError: 5000 evaluations asked of a pool of" in job_log
-    assert not (work / "results/latent/search/gap_near_1p5_random_choice.parquet").exists()
+    assert not (work / "results/latent/search/widest_gap_random_choice.parquet").exists()
     failed = accounted_jobs(since, 1)
-    assert failed["comment"].tolist() == ["rule_latent_search_wildcards_gap_near_1p5_random_choice"]
+    assert failed["comment"].tolist() == ["rule_latent_search_wildcards_widest_gap_random_choice"]
     assert failed["state"].tolist() == ["FAILED"]

@@ -1,7 +1,9 @@
 """The latent study: fraction vectors, XRD patterns, the VAEs, property scores, the search race, a tiny run."""
 
+import copy
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,7 @@ from compgen.latent.search import RACE_STRATEGIES, TEST_FUNCTIONS, Objective, Po
 from compgen.latent.train import VAESettings, load_vae, train_vae
 from compgen.latent.xrd import XRDSettings, broaden, pattern_of
 from compgen.registry import LATENT_STRATEGIES, LATENT_TASKS, LATENT_TEST_FUNCTIONS
+from conftest import run_workflow
 
 SEARCH = SearchSettings(initial_points=5, gp_points=200, gp_restarts=1, tpe_candidates=24, forest_trees=10)
 
@@ -344,8 +347,8 @@ def test_target_values_and_reference_features():
 
 
 @pytest.mark.e2e
-def test_tiny_study_through_snakemake_writes_every_output(tiny_run):
-    work, _ = tiny_run
+def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
+    work, config = tiny_run
     out = work / "results" / "latent"
     xrd = pd.read_parquet(out / "xrd.parquet")
     assert len(xrd) == 900 and xrd["pattern"].map(len).eq(1601).all()
@@ -382,7 +385,14 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run):
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000, name
         assert (out / "figures" / f"{name}.csv").exists(), name
     log = (work / "logs" / "latent" / "composition_vae.log").read_text()
-    assert "composition vae epoch 2/2 (100%)" in log and "ETA" in log
+    assert "composition vae epoch 2/2 (100%)" in log and "ETA" in log and "active_units" in log
+
+    # a new race budget plans the races and their summary again, not the test functions (their own settings)
+    changed = copy.deepcopy(config)
+    changed["latent"]["search"]["budgets"]["tiny"]["evaluations"] = 13
+    dry = run_workflow(work, ["latent"], changed, mirror, "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-2000:]
+    assert set(re.findall(r"^(?:local)?rule (\w+):", dry.stdout, re.M)) == {"latent_search", "latent_search_summary", "latent"}
 
 
 def test_a_killed_vae_search_resumes_with_the_same_trials(tmp_path, monkeypatch):

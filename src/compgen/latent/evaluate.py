@@ -140,7 +140,7 @@ def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top
         reached = int((~group["censored"]).sum())
         p_chance = float(chance_of_top(len(pool), top_size, budget))
         values = runs[(runs["target"] == target) & (runs["strategy"] == strategy)]
-        found_top_n = values.groupby("seed")["value"].apply(lambda v: int((v <= top_n_value).sum()))
+        found_top_n = (values["value"] <= top_n_value).groupby(values["seed"]).sum()
         best = group["best"].to_numpy()
         row = {
             "target": target, "strategy": strategy, "runs": len(group), "evaluations": budget, "pool": len(pool), "top_set": top_size,

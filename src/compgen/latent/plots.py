@@ -137,10 +137,11 @@ def top_reached(per_run: pd.DataFrame, top_sets: dict[str, tuple[int, int]], png
         pool, top = top_sets[target]
         curves = {s: [(group["evaluations_to_top"] <= k).mean() for k in n] for s, group in runs.groupby("strategy", sort=False)}
         curves["chance (exact)"] = chance_of_top(pool, top, n)
+        seeds = runs.groupby("strategy")["seed"].nunique()
         for strategy, share in curves.items():
             exact = strategy == "chance (exact)"
-            ax.plot(n, share, color="k" if exact else STRATEGY_COLOURS.get(strategy), ls="--" if exact else "-",
-                    label=strategy if exact else f"{STRATEGY_LABELS.get(strategy, strategy)} ({runs[runs['strategy'] == strategy]['seed'].nunique()} runs)")  # fmt: skip
+            label = strategy if exact else f"{STRATEGY_LABELS.get(strategy, strategy)} ({seeds[strategy]} runs)"
+            ax.plot(n, share, color="k" if exact else STRATEGY_COLOURS.get(strategy), ls="--" if exact else "-", label=label)
             frames.append(pd.DataFrame({"target": target, "strategy": strategy, "evaluation": n, "share_reached": share}))
         ax.set_title(f"{target}: top {top} of {pool} materials")
         ax.set_xlabel("evaluations (materials asked for)")
