@@ -307,8 +307,8 @@ LATENT_DATASETS = {
 }
 # Measured on two CPU cores (bench/latent_speed.py): an XRD VAE epoch over 6,058
 # patterns takes about a minute, a composition VAE epoch over 85,600 formulas about
-# 1 s on one thread; a proposal over the 7,572-material pool in 8 principal components,
-# at 100 materials seen, GP_SECONDS / TPE_SECONDS / RF_SECONDS below.
+# 1 s on one thread; seconds of a proposal over the 7,572-material pool in 8 principal
+# components, at 100 materials seen, below.
 LATENT_SECONDS_PER_EPOCH = {"composition": 1.2, "xrd": 65}
 LATENT_SECONDS_PER_EVALUATION = {
     "gp": 0.3,
@@ -345,17 +345,25 @@ def latent_search_minutes(wildcards):
     return runtime_minutes(budget["evaluations"] * budget["seeds"], per)
 
 
-# What the strategies read; a race job also gets its own target, the search space and the
-# chosen budget alone, and a test-function job its own section, so changing one never
-# plans the other again.
-LATENT_STRATEGY_KEYS = ("initial_points", "gp_points", "gp_restarts", "tpe_candidates", "forest_trees")
+# What each strategy reads in the race beside initial_points; a race job also gets its own
+# target, the search space and the chosen budget alone, and a test-function job its own
+# section, so changing one never plans the other again.
+LATENT_STRATEGY_KEYS = {
+    "tpe": ("tpe_candidates",),
+    "gp": (),
+    "rf": ("forest_trees",),
+    "random_box": (),
+    "random_choice": (),
+}
+LATENT_TEST_FUNCTION_KEYS = ("initial_points", "gp_points", "gp_restarts", "tpe_candidates", "test_functions")
 
 
 def latent_race_params(wildcards):
     search = LATENT["search"]
+    keys = ("initial_points", *LATENT_STRATEGY_KEYS[wildcards.strategy])
     return {
         "search": {
-            **{key: search[key] for key in LATENT_STRATEGY_KEYS},
+            **{key: search[key] for key in keys},
             "projection": search["projection"],
             "targets": [t for t in search["targets"] if t["name"] == wildcards.search_target],
             "budget": search["budget"],
@@ -366,7 +374,7 @@ def latent_race_params(wildcards):
 
 def latent_test_function_params(wildcards):
     search = LATENT["search"]
-    return {"search": {key: search[key] for key in (*LATENT_STRATEGY_KEYS, "test_functions")}}
+    return {"search": {key: search[key] for key in LATENT_TEST_FUNCTION_KEYS}}
 
 
 def latent_property_files(kind):

@@ -12,10 +12,12 @@ import torch
 
 from compgen.latent.data import ELEMENTS, CompositionError, fraction_matrix, fraction_vector
 from compgen.latent.evaluate import (
+    chance_censored_distribution,
     chance_of_top,
     chance_restricted_mean,
     classification_scores,
     composition_reconstruction,
+    p_fewer_than_chance,
     race_runs,
     race_summary,
     race_verdicts,
@@ -231,7 +233,10 @@ def test_race_summary_counts_by_hand():
     assert summary["evaluations_to_top_mean"] == 3.0  # seed 0 at evaluation 2, seed 1 censored at 3 + 1
     # chance: the one best of 10 within 3 draws, 3/10; E[min(T, 4)] for T uniform on 1..10 = 1 + .9 + .8 + .7
     assert summary["chance_runs_reaching_top"] == pytest.approx(0.6) and summary["chance_evaluations_to_top"] == pytest.approx(3.4)
-    assert summary["p_vs_chance"] == pytest.approx(1 - 0.7**2)  # P(at least 1 of 2 runs) under chance
+    # exact p of a censored sum of 2 + 4 = 6 or less by chance: T_c takes 1, 2, 3 with 1/10 each and 4 with 7/10;
+    # pairs summing to at most 6: all but (3, 4), (4, 3), (4, 4)
+    assert summary["p_vs_chance"] == pytest.approx(1 - 2 * 0.1 * 0.7 - 0.7**2)
+    assert np.isnan(summary["p_vs_chance_holm"]) or summary["p_vs_chance_holm"] == pytest.approx(summary["p_vs_chance"])  # one strategy: no family
     assert summary["best_rank_median"] == 2.0  # ranks 1 (value 0) and 3 (value 2)
     assert summary["top_n_found_mean"] == 1.0
     assert summary["best_mean"] == 1.0 and summary["best_se"] == pytest.approx(1.0)  # bests 0 and 2
@@ -249,6 +254,11 @@ def test_chance_of_top_is_a_brute_force_count():
         assert chance_of_top(pool, len(marked), n) == pytest.approx(share), n
     # the censored mean by hand: one marked of 5, T uniform on 1..5, budget 3: (1 + 2 + 3 + 4 + 4) / 5
     assert chance_restricted_mean(5, 1, 3) == pytest.approx(2.8)
+    np.testing.assert_allclose(chance_censored_distribution(5, 1, 3), [0, 0.2, 0.2, 0.2, 0.4])
+    # one run at evaluation 1: chance does as well with probability 0.2; two runs summing to 2: 0.2^2
+    assert p_fewer_than_chance(np.array([1]), 5, 1, 3) == pytest.approx(0.2)
+    assert p_fewer_than_chance(np.array([1, 1]), 5, 1, 3) == pytest.approx(0.04)
+    assert p_fewer_than_chance(np.array([4, 4]), 5, 1, 3) == pytest.approx(1.0)
 
 
 def test_censored_evaluations_to_the_top_by_hand():

@@ -28,7 +28,9 @@ def paired_difference(diff) -> dict:
     """Per-seed differences of two methods: their mean, range, paired t and Wilcoxon signed-rank p (two-sided), seeds for 80% power.
 
     Every seed the same non-zero difference has no t statistic; its Wilcoxon p is
-    the exact one of n equal signs, 2 / 2^n.
+    the exact one of n equal signs, 2 / 2^n. `signed_rank_balance` (W+ - W-, the
+    signed ranks of the non-zero differences summed) says which way the Wilcoxon
+    test leans; a skewed difference can lean one way while its mean leans the other.
     """
     from scipy import stats
 
@@ -45,6 +47,8 @@ def paired_difference(diff) -> dict:
         p_t = float(stats.ttest_1samp(diff, 0.0).pvalue)
         p_w = float(stats.wilcoxon(diff).pvalue) if np.any(diff != 0) else 1.0
     effect = diff.mean() / sd if sd and np.isfinite(sd) else np.inf if n > 1 and diff.mean() != 0 else np.nan
+    nonzero = diff[diff != 0]
+    balance = float((np.sign(nonzero) * stats.rankdata(np.abs(nonzero))).sum()) if len(nonzero) else 0.0
     return {
         "n_seeds": n,
         "mean_difference": diff.mean() if n else np.nan,
@@ -52,6 +56,7 @@ def paired_difference(diff) -> dict:
         "max_difference": diff.max() if n else np.nan,
         "p_paired_t": p_t,
         "p_wilcoxon": p_w,
+        "signed_rank_balance": balance,
         "effect_size": effect,
         "seeds_for_80pct_power": seeds_for_power(effect) if np.isfinite(effect) else (2 if effect == np.inf else None),
     }

@@ -197,6 +197,8 @@ def paired_comparisons(per_seed: pd.DataFrame, focus: str, measures: tuple[str, 
                 continue
             test = paired_difference((table[focus] - table[other]).dropna())
             p = test["p_paired_t"] if np.isfinite(test["p_paired_t"]) else test["p_wilcoxon"]
+            power = test.pop("seeds_for_80pct_power")
             rows.append({"measure": "good" if measure == "novel" else f"good_{measure}", "generator": focus, "against": other,
-                         **{k: v for k, v in test.items() if k != "effect_size"}, "significant_at_0.05": bool(p < 0.05)})  # fmt: skip
+                         **{k: v for k, v in test.items() if k not in ("effect_size", "signed_rank_balance")},
+                         "significant_at_0.05": bool(p < 0.05), "seeds_for_80pct_power": power})  # fmt: skip
     return pd.DataFrame(rows)

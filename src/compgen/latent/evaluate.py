@@ -86,6 +86,42 @@ def chance_restricted_mean(pool_size: int, top_size: int, budget: int) -> float:
     return float((1.0 - chance_of_top(pool_size, top_size, n)).sum())
 
 
+def chance_censored_distribution(pool_size: int, top_size: int, budget: int) -> np.ndarray:
+    """P(min(T, budget + 1) = t) for t = 0..budget + 1 (entry 0 is 0), T the evaluation at which chance first draws a top material."""
+    reached = chance_of_top(pool_size, top_size, np.arange(0, budget + 1))
+    return np.concatenate([[0.0], np.diff(reached), [1.0 - reached[-1]]])
+
+
+def p_fewer_than_chance(censored: np.ndarray, pool_size: int, top_size: int, budget: int) -> float:
+    """Exact one-sided p that random runs reach the top set in as few evaluations as these runs did, on average.
+
+    The statistic is the sum over runs of evaluations to the top set, censored at
+    budget + 1; under chance each run's share is an independent draw from
+    `chance_censored_distribution`, so the sum's law is that distribution
+    convolved once per run, and p = P(sum <= observed sum).
+    """
+    one = chance_censored_distribution(pool_size, top_size, budget)
+    law = np.array([1.0])
+    for _ in range(len(censored)):
+        law = np.convolve(law, one)
+    observed = int(np.sum(censored))
+    return float(min(1.0, law[: observed + 1].sum()))
+
+
+def seeds_to_beat_chance(censored: np.ndarray, pool_size: int, top_size: int, budget: int, alpha: float = 0.05, power: float = 0.8) -> float:
+    """Runs a one-sided test against chance needs, for this mean lead, at `power` (normal approximation; NaN without a lead)."""
+    from scipy.stats import norm
+
+    one = chance_censored_distribution(pool_size, top_size, budget)
+    t = np.arange(len(one))
+    mean = (t * one).sum()
+    sd = np.sqrt(((t - mean) ** 2 * one).sum())
+    lead = mean - float(np.mean(censored))
+    if lead <= 0:
+        return float("nan")
+    return float(np.ceil(((norm.ppf(1 - alpha) + norm.ppf(power)) * sd / lead) ** 2))
+
+
 def evaluations_to_hit(values: np.ndarray, threshold: float) -> tuple[int, bool]:
     """1-based evaluation at which a run first reaches `threshold`; (budget + 1, True) when it never does (censored)."""
     found = np.flatnonzero(np.asarray(values) <= threshold)
@@ -123,12 +159,13 @@ def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top
     Evaluations to the top set are censored at the budget + 1 for runs that never
     reach it; `evaluations_to_top_mean` is that restricted mean, and
     `chance_evaluations_to_top` the same for uniform random choice, computed exactly.
-    `p_vs_chance` is the one-sided exact binomial p of this many runs reaching the
-    top set when each does with the chance probability. A run succeeds at
-    percentile p when its best value is at or below the p-th percentile of its pool
-    (the form of CDVAE's SR5 / SR10 / SR15).
+    `p_vs_chance` is the exact one-sided p of random runs doing as well on that mean
+    (`p_fewer_than_chance`), Holm-adjusted over the strategies of a target other than
+    random choice in `p_vs_chance_holm`; `seeds_to_beat_chance` is the runs a lead of
+    this size needs for 80% power. A run succeeds at percentile p when its best value
+    is at or below the p-th percentile of its pool (the form of CDVAE's SR5 / SR10 / SR15).
     """
-    from scipy.stats import binomtest
+    from compgen.stats import holm
 
     per_run = race_runs(runs, pool_values, top_fraction)
     rows = []
@@ -139,6 +176,7 @@ def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top
         budget = int(group["evaluations"].max())
         reached = int((~group["censored"]).sum())
         p_chance = float(chance_of_top(len(pool), top_size, budget))
+        censored = group["evaluations_to_top"].to_numpy()
         values = runs[(runs["target"] == target) & (runs["strategy"] == strategy)]
         found_top_n = (values["value"] <= top_n_value).groupby(values["seed"]).sum()
         best = group["best"].to_numpy()
@@ -147,15 +185,21 @@ def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top
             "best_mean": float(best.mean()), "best_se": float(best.std(ddof=1) / np.sqrt(len(best))) if len(best) > 1 else float("nan"),
             "best_rank_median": float(group["best_rank"].median()),
             "runs_reaching_top": reached, "chance_runs_reaching_top": p_chance * len(group),
-            "p_vs_chance": float(binomtest(reached, len(group), p_chance, alternative="greater").pvalue),
-            "evaluations_to_top_mean": float(group["evaluations_to_top"].mean()),
+            "evaluations_to_top_mean": float(censored.mean()),
             "chance_evaluations_to_top": chance_restricted_mean(len(pool), top_size, budget),
+            "p_vs_chance": p_fewer_than_chance(censored, len(pool), top_size, budget),
+            "seeds_to_beat_chance": seeds_to_beat_chance(censored, len(pool), top_size, budget),
             "top_n_found_mean": float(found_top_n.mean()),
         }  # fmt: skip
         for p in success_percentiles:
             row[f"sr{p:g}"] = float((best <= np.percentile(pool, p)).mean())
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table["p_vs_chance_holm"] = np.nan
+    for _, group in table.groupby("target", sort=False):
+        tested = group.index[group["strategy"] != "random_choice"]
+        table.loc[tested, "p_vs_chance_holm"] = holm(table.loc[tested, "p_vs_chance"].to_numpy())
+    return table
 
 
 def race_verdicts(per_run: pd.DataFrame) -> pd.DataFrame:
@@ -164,8 +208,9 @@ def race_verdicts(per_run: pd.DataFrame) -> pd.DataFrame:
     The paired differences are of evaluations to the top set (censored runs count
     budget + 1, which can only understate a lead over a censored rival) and of the
     best rank found. Wilcoxon signed-rank p-values are Holm-adjusted over the pairs
-    of a target and measure; `seeds_for_80pct_power` is the paired-t estimate of
-    the seeds a difference of this size needs.
+    of a target and measure, and a significant verdict names the side the signed
+    ranks favour; `seeds_for_80pct_power` is the paired-t estimate of the seeds a
+    difference of this size needs. The means are over the paired seeds.
     """
     from compgen.stats import holm, paired_difference
 
@@ -177,12 +222,16 @@ def race_verdicts(per_run: pd.DataFrame) -> pd.DataFrame:
             family = []
             for i, first in enumerate(strategies):
                 for second in strategies[i + 1 :]:
-                    test = paired_difference((wide[first] - wide[second]).dropna())
+                    paired = wide[[first, second]].dropna()
+                    test = paired_difference(paired[first] - paired[second])
                     family.append({"target": target, "measure": measure, "strategy": first, "against": second,
-                                   "mean_first": float(wide[first].mean()), "mean_against": float(wide[second].mean()), **test})  # fmt: skip
+                                   "mean_first": float(paired[first].mean()), "mean_against": float(paired[second].mean()), **test})  # fmt: skip
             adjusted = holm([row["p_wilcoxon"] for row in family])
             for row, p in zip(family, adjusted, strict=True):
                 row["p_holm"] = float(p)
-                row["verdict"] = ("tie" if not p < 0.05 else f"{row['strategy']} better" if row["mean_difference"] < 0 else f"{row['against']} better")
+                leader = row["strategy"] if row["signed_rank_balance"] < 0 else row["against"]
+                row["verdict"] = f"{leader} better" if p < 0.05 else "tie"
             rows.extend(family)
-    return pd.DataFrame(rows)
+    columns = ["target", "measure", "strategy", "against", "mean_first", "mean_against", "n_seeds", "mean_difference", "min_difference",
+               "max_difference", "p_paired_t", "p_wilcoxon", "signed_rank_balance", "effect_size", "seeds_for_80pct_power", "p_holm", "verdict"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)

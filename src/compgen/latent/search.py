@@ -133,7 +133,7 @@ class PoolSurrogate(Strategy):
         mean, sd = self.predict(np.asarray(self.X), np.asarray(self.y), pool.points[candidates])
         index = int(candidates[int(np.argmax(expected_improvement(mean, sd, min(self.y))))])
         pool.take(index)
-        return index, 0.0
+        return index, float("nan")
 
     def tell(self, point: np.ndarray, value: float) -> None:
         self.X.append(np.asarray(point, dtype=float))
@@ -174,7 +174,11 @@ class PoolGaussianProcess(PoolSurrogate):
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X, y)
         self.kernel = model.kernel_
-        return model.predict(candidates, return_std=True)
+        mean, sd = model.predict(candidates, return_std=True)
+        # a material's value is looked up, not measured with noise: EI needs the spread of f, so the
+        # fitted noise (in the normalised units of normalize_y) comes off the predictive variance
+        noise = model.kernel_.k2.noise_level * (np.std(y) or 1.0) ** 2
+        return mean, np.sqrt(np.maximum(sd**2 - noise, 0.0))
 
 
 class PoolForest(PoolSurrogate):

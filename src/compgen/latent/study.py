@@ -212,8 +212,11 @@ def properties_summary_job(fold_files: dict, prediction_files: dict, outputs) ->
 
 
 def search_settings(cfg: dict) -> SearchSettings:
+    """The strategies' settings; a job is handed only those its strategies read (rules/common.smk), the rest stay None."""
+    import dataclasses
+
     s = cfg["search"]
-    return SearchSettings(s["initial_points"], s["gp_points"], s["gp_restarts"], s["tpe_candidates"], s["forest_trees"])
+    return SearchSettings(**{f.name: s.get(f.name) for f in dataclasses.fields(SearchSettings)})
 
 
 def search_budget(cfg: dict) -> dict:

@@ -3,8 +3,8 @@
 Loss per structure (SI): reconstruction negative log-likelihood + KL to N(0, I);
 the batch loss is its mean plus Keras-style L1 / L2 kernel penalties (Table S1).
 Two options against posterior collapse, both off in the SI's setting: the KL
-term's weight can ramp up from 0 over the first `kl_warmup` epochs (Bowman et
-al. 2016), and `free_bits` nats of each dimension's batch-mean KL go unpenalised
+term's weight can ramp up linearly (1/W, 2/W, ... 1) over the first W =
+`kl_warmup` epochs (Bowman et al. 2016), and `free_bits` nats of each dimension's batch-mean KL go unpenalised
 (Kingma et al. 2016). The held-out rows are scored after every epoch (loss and
 active units), so the loss table shows whether a model overfits or collapses.
 """
@@ -57,7 +57,7 @@ class VAESettings:
     kernel: int | None = None
     pool: int | None = None
     atoms: float | None = None  # composition only: see CompositionVAE.reconstruction_nll
-    lr_schedule: str = "constant"  # or 'cosine': the learning rate falls to 0 over the epochs (no state: resumes exactly)
+    lr_schedule: str = "constant"  # or 'cosine': a half cosine from lr toward 0 over the epochs (no state: resumes exactly)
     kl_warmup: int = 0  # epochs over which the KL weight ramps linearly to 1 (0: from the start)
     free_bits: float = 0.0  # nats per latent dimension (batch mean) that the KL term does not charge
 
@@ -98,6 +98,7 @@ def _batch_losses(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 @torch.no_grad()
 def held_out_scores(model, x: torch.Tensor, batch: int) -> dict[str, torch.Tensor]:
     """Held-out loss (NLL + KL, the negative ELBO), each dimension's mean KL and encoder-mean variance (eval mode)."""
+    was_training = model.training
     model.eval()
     nll_total = torch.zeros((), device=x.device)
     kl_total = torch.zeros(model.mu.out_features, device=x.device)
@@ -108,7 +109,7 @@ def held_out_scores(model, x: torch.Tensor, batch: int) -> dict[str, torch.Tenso
         nll_total += model.reconstruction_nll(logits, chunk).sum()
         kl_total += kl_per_dimension(mu, logvar).sum(dim=0)
         means.append(mu)
-    model.train()
+    model.train(was_training)
     n = max(len(x), 1)
     mu = torch.cat(means) if means else torch.zeros(1, model.mu.out_features, device=x.device)
     kl = kl_total / n
