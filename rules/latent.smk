@@ -15,7 +15,9 @@ rule latent_xrd:
         "benchmarks/latent/xrd.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    # one worker: the patterns and the XRD VAE then run beside the longer composition VAE
+    threads: 1
+    priority: 10
     resources:
         mem_mb=4000,
         runtime=30,
@@ -44,8 +46,10 @@ rule latent_vae:
         "benchmarks/latent/{vae}_vae.tsv"
     conda:
         "../envs/torch.yaml"
-    # the composition VAE's small layers gain little from a second thread
-    threads: lambda wildcards: 1 if wildcards.vae == "composition" else 2
+    # One thread each: on two cores the two VAEs train side by side (the composition VAE's small
+    # layers gain little from a second thread), and before the many short jobs that wait on them.
+    threads: 1
+    priority: 10
     resources:
         gpu=1,
         mem_mb=6000,
