@@ -162,7 +162,7 @@ def test_every_tiny_study_through_the_slurm_profile(cluster, tiny_run, tmp_path,
     assert rules == planned
     by_comment = jobs.set_index("comment")
     assert by_comment.loc["rule_latent_xrd", ["mem", "time"]].tolist() == ["4000M", "00:30:00"]
-    # the XRD VAE's limit follows its epochs: 10 + ceil(3 x 1 epoch x 65 s / 60) minutes
+    # the XRD VAE's limit follows its epochs: 10 + ceil(3 x 1 epoch x 70 s / 60) minutes
     assert by_comment.loc["rule_latent_vae_wildcards_xrd", ["mem", "time"]].tolist() == ["6000M", "00:14:00"]
     print(jobs.to_string(index=False))  # the closing note quotes a few lines
 
