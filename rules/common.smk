@@ -354,7 +354,13 @@ LATENT_STRATEGY_KEYS = {
     "random_box": (),
     "random_choice": (),
 }
-LATENT_TEST_FUNCTION_KEYS = ("initial_points", "gp_points", "gp_restarts", "tpe_candidates", "test_functions")
+LATENT_TEST_FUNCTION_KEYS = (
+    "initial_points",
+    "gp_points",
+    "gp_restarts",
+    "tpe_candidates",
+    "test_functions",
+)
 
 
 def latent_race_params(wildcards):
@@ -364,7 +370,9 @@ def latent_race_params(wildcards):
         "search": {
             **{key: search[key] for key in keys},
             "projection": search["projection"],
-            "targets": [t for t in search["targets"] if t["name"] == wildcards.search_target],
+            "targets": [
+                t for t in search["targets"] if t["name"] == wildcards.search_target
+            ],
             "budget": search["budget"],
             "budgets": {search["budget"]: latent_search_budget()},
         }

@@ -13,11 +13,11 @@ rule latent_xrd:
         f"{LATENT_LOGS}/xrd.log",
     benchmark:
         "benchmarks/latent/xrd.tsv"
+    priority: 10
     conda:
         "../envs/torch.yaml"
     # one worker: the patterns and the XRD VAE then run beside the longer composition VAE
     threads: 1
-    priority: 10
     resources:
         mem_mb=4000,
         runtime=30,
@@ -44,12 +44,12 @@ rule latent_vae:
         f"{LATENT_LOGS}/{{vae}}_vae.log",
     benchmark:
         "benchmarks/latent/{vae}_vae.tsv"
+    priority: 10
     conda:
         "../envs/torch.yaml"
     # One thread each: on two cores the two VAEs train side by side (the composition VAE's small
     # layers gain little from a second thread), and before the many short jobs that wait on them.
     threads: 1
-    priority: 10
     resources:
         gpu=1,
         mem_mb=6000,

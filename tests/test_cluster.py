@@ -128,7 +128,7 @@ def test_every_tiny_study_through_the_slurm_profile(cluster, tiny_run, tmp_path,
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     planned = planned_jobs(dry.stdout)
     assert planned["atmo_train"] == 2 and planned["atmo_sweep_train"] == 1  # one job per network, one for the sweep
-    assert planned["elpasolite_train"] == 7 and planned["latent_search"] == 8
+    assert planned["elpasolite_train"] == 7 and planned["latent_search"] == 10
     assert not set(planned) & REUSED_RULES
     since = _now()
     started = time.monotonic()
