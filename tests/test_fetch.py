@@ -3,7 +3,7 @@ import shutil
 
 import pytest
 
-from compgen.fetch import ChecksumError, Source, fetch, resolve_mirror
+from compgen.fetch import MIRROR_ENV, ChecksumError, Source, UnreachableSource, fetch, resolve_mirror
 
 
 def _source(tmp_path, content: bytes, sha256: str | None = None) -> tuple[Source, object]:
@@ -56,6 +56,25 @@ def test_missing_mirror_file_says_where_it_looked(tmp_path):
     (mirror / "sub" / "file.csv").unlink()
     with pytest.raises(FileNotFoundError, match="sub/file.csv"):
         fetch(source, tmp_path / "raw" / "file.csv", mirror)
+
+
+class _Unresolvable(Source):
+    @property
+    def url(self) -> str:
+        return "https://compgen-no-such-host.invalid/data/file.csv"  # .invalid never resolves (RFC 2606)
+
+
+def test_an_address_that_cannot_resolve_names_the_file_the_address_and_the_mirror(tmp_path):
+    source, _ = _source(tmp_path, b"x")
+    source = _Unresolvable(**source.__dict__)
+    dest = tmp_path / "raw" / "file.csv"
+    with pytest.raises(UnreachableSource) as failure:
+        fetch(source, dest, mirror=None)
+    message = str(failure.value)
+    assert message.startswith("file.csv could not be fetched from https://compgen-no-such-host.invalid/data/file.csv (ConnectionError)")
+    assert MIRROR_ENV in message and "sub/file.csv" in message and "Without internet" in message
+    assert failure.value.__cause__ is None and "HTTPSConnectionPool" not in message  # one line, not the raw traceback
+    assert not dest.exists() and list(dest.parent.iterdir()) == []
 
 
 def test_url_is_the_raw_address_at_the_pinned_commit():

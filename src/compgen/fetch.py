@@ -21,6 +21,10 @@ class ChecksumError(RuntimeError):
     pass
 
 
+class UnreachableSource(RuntimeError):
+    """A raw file whose public address did not answer (no network, a proxy, the host down)."""
+
+
 @dataclass(frozen=True)
 class Source:
     """One raw file: where it lives publicly, where in a mirror, and its SHA-256."""
@@ -56,6 +60,23 @@ def verify_sha256(path: Path, source: Source) -> None:
         )
 
 
+def download(source: Source, path: Path) -> None:
+    """Download `source` to `path`; a network failure becomes one line that names the file, the address and the way around it."""
+    import requests
+
+    try:
+        pooch.HTTPDownloader(timeout=120)(source.url, str(path), None)
+    except requests.exceptions.RequestException as error:
+        reason = type(error).__name__
+        if isinstance(error, requests.exceptions.HTTPError) and error.response is not None:
+            reason = f"HTTP {error.response.status_code}"
+        raise UnreachableSource(
+            f"{source.name} could not be fetched from {source.url} ({reason}). Without internet, point the workflow at a "
+            f"local copy of the raw files: set {MIRROR_ENV} to a directory holding {source.mirror_path} (README, "
+            f"'Without internet: a local data mirror')"
+        ) from None
+
+
 def fetch(source: Source, dest: str | os.PathLike, mirror: Path | None = None) -> Path:
     """Copy `source` from `mirror` (or download it) to `dest`, verified; nothing is left at `dest` on failure."""
     dest = Path(dest)
@@ -68,7 +89,7 @@ def fetch(source: Source, dest: str | os.PathLike, mirror: Path | None = None) -
             shutil.copyfile(origin, tmp)
         else:
             log.info("downloading %s from %s", source.name, source.url)
-            pooch.HTTPDownloader(timeout=120)(source.url, str(tmp), None)
+            download(source, tmp)
         verify_sha256(tmp, source)
         log.info("%s verified (sha256 %s)", source.name, source.sha256)
     return dest
