@@ -53,7 +53,7 @@ def main() -> None:
                         for seed in range(*args.seeds)]  # fmt: skip
                 seconds = time.perf_counter() - began
                 table = pd.concat(runs, ignore_index=True).assign(target=target_name, strategy=strategy)
-                per_run = race_runs(table, {target_name: values}, cfg["search"]["top_fraction"])
+                per_run = race_runs(table, {target_name: values}, cfg["search"]["top_fraction"], cfg["search"]["top_n"])
                 _, top = top_set(values, cfg["search"]["top_fraction"])
                 censored = per_run["evaluations_to_top"].to_numpy()
                 frames.append(per_run.assign(projection=projection))

@@ -128,33 +128,30 @@ def evaluations_to_hit(values: np.ndarray, threshold: float) -> tuple[int, bool]
     return (int(found[0]) + 1, False) if len(found) else (len(values) + 1, True)
 
 
-def first_hit(hits: np.ndarray) -> float:
-    """1-based evaluation of the first True, NaN when there is none."""
-    found = np.flatnonzero(hits)
-    return float(found[0] + 1) if len(found) else float("nan")
+def race_runs(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top_n: int) -> pd.DataFrame:
+    """One row per run (target, strategy, seed): best value and its rank in the pool (1: the pool's best; ties share the
+    better rank), evaluations to the top set (censored at budget + 1), and how many of the pool's `top_n` best it found.
 
-
-def best_rank(values: np.ndarray, pool_values: np.ndarray) -> int:
-    """Rank in the pool of the best material a run found (1: the pool's best; ties share the better rank)."""
-    return int(np.searchsorted(np.sort(pool_values), np.min(values), side="left")) + 1
-
-
-def race_runs(runs: pd.DataFrame, pool_values: dict, top_fraction: float) -> pd.DataFrame:
-    """One row per run (target, strategy, seed): best value and rank, evaluations to the top set (censored at budget + 1)."""
+    `runs`: target, strategy, seed, evaluation (1-based), value (lower is better).
+    `pool_values`: target -> the values of every material of its pool.
+    """
     rows = []
-    for (target, strategy, seed), run in runs.groupby(["target", "strategy", "seed"], sort=False):
-        values = run.sort_values("evaluation")["value"].to_numpy()
-        threshold, _ = top_set(pool_values[target], top_fraction)
-        hit, censored = evaluations_to_hit(values, threshold)
-        rows.append({"target": target, "strategy": strategy, "seed": seed, "evaluations": len(values), "best": values.min(),
-                     "best_rank": best_rank(values, pool_values[target]), "evaluations_to_top": hit, "censored": censored})  # fmt: skip
+    for target, of_target in runs.groupby("target", sort=False):
+        pool = np.sort(np.asarray(pool_values[target], dtype=float))
+        threshold, _ = top_set(pool, top_fraction)
+        top_n_value = pool[min(top_n, len(pool)) - 1]
+        for (strategy, seed), run in of_target.groupby(["strategy", "seed"], sort=False):
+            values = run.sort_values("evaluation")["value"].to_numpy()
+            hit, censored = evaluations_to_hit(values, threshold)
+            rows.append({"target": target, "strategy": strategy, "seed": seed, "evaluations": len(values), "best": values.min(),
+                         "best_rank": int(np.searchsorted(pool, values.min(), side="left")) + 1, "evaluations_to_top": hit,
+                         "censored": censored, "top_n_found": int((values <= top_n_value).sum())})  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top_n: int, success_percentiles: list[float]) -> pd.DataFrame:
-    """One row per (target, strategy): how fast and how often each strategy finds good materials, beside exact chance.
+def race_summary(per_run: pd.DataFrame, pool_values: dict, top_fraction: float, success_percentiles: list[float]) -> pd.DataFrame:
+    """One row per (target, strategy) of `race_runs`' table: how fast and how often each strategy finds good materials, beside exact chance.
 
-    `runs`: target, strategy, seed, evaluation (1-based), value (lower is better).
     `pool_values`: target -> the values of every material of its pool.
     Evaluations to the top set are censored at the budget + 1 for runs that never
     reach it; `evaluations_to_top_mean` is that restricted mean, and
@@ -167,18 +164,14 @@ def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top
     """
     from compgen.stats import holm
 
-    per_run = race_runs(runs, pool_values, top_fraction)
     rows = []
     for (target, strategy), group in per_run.groupby(["target", "strategy"], sort=False):
         pool = np.sort(np.asarray(pool_values[target], dtype=float))
-        threshold, top_size = top_set(pool, top_fraction)
-        top_n_value = pool[min(top_n, len(pool)) - 1]
+        _, top_size = top_set(pool, top_fraction)
         budget = int(group["evaluations"].max())
         reached = int((~group["censored"]).sum())
         p_chance = float(chance_of_top(len(pool), top_size, budget))
         censored = group["evaluations_to_top"].to_numpy()
-        values = runs[(runs["target"] == target) & (runs["strategy"] == strategy)]
-        found_top_n = (values["value"] <= top_n_value).groupby(values["seed"]).sum()
         best = group["best"].to_numpy()
         row = {
             "target": target, "strategy": strategy, "runs": len(group), "evaluations": budget, "pool": len(pool), "top_set": top_size,
@@ -189,7 +182,7 @@ def race_summary(runs: pd.DataFrame, pool_values: dict, top_fraction: float, top
             "chance_evaluations_to_top": chance_restricted_mean(len(pool), top_size, budget),
             "p_vs_chance": p_fewer_than_chance(censored, len(pool), top_size, budget),
             "seeds_to_beat_chance": seeds_to_beat_chance(censored, len(pool), top_size, budget),
-            "top_n_found_mean": float(found_top_n.mean()),
+            "top_n_found_mean": float(group["top_n_found"].mean()),
         }  # fmt: skip
         for p in success_percentiles:
             row[f"sr{p:g}"] = float((best <= np.percentile(pool, p)).mean())

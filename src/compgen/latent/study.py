@@ -315,10 +315,10 @@ def search_summary_job(run_files: dict, test_function_files: list, perovskites_p
     perovskites = read_table(perovskites_path)
     s = cfg["search"]
     pools = {t["name"]: target_values(perovskites[t["column"]].to_numpy(), t["aim"]) for t in s["targets"]}
-    summary = race_summary(runs, pools, s["top_fraction"], s["top_n"], s["success_percentiles"])
+    per_run = race_runs(runs, pools, s["top_fraction"], s["top_n"])
+    summary = race_summary(per_run, pools, s["top_fraction"], s["success_percentiles"])
     log.info("race summary:\n%s", summary.to_string())
     write_csv(summary, outputs.summary)
-    per_run = race_runs(runs, pools, s["top_fraction"])
     verdicts = race_verdicts(per_run)
     log.info("verdicts:\n%s", verdicts[["target", "measure", "strategy", "against", "mean_difference", "p_holm", "verdict"]].to_string())
     write_csv(verdicts, outputs.verdicts)

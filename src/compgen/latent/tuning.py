@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from compgen.io import atomic_path, write_csv
+from compgen.latent.data import material_split
 from compgen.latent.search import SearchSettings, TreeParzen
 from compgen.latent.train import VAESettings, train_vae
 from compgen.workflow import Progress
@@ -102,8 +103,7 @@ def tune(vae: str, base: VAESettings, rows: np.ndarray, n_evals: int, seed: int,
         if saved["settings"] == json.loads(json.dumps(settings_key)):
             done = saved["trials"]
             log.info("resuming the search after %d finished trials", len(done))
-    held = np.zeros(len(rows), dtype=bool)
-    held[np.random.default_rng(seed).permutation(len(rows))[: max(1, round(validation * len(rows)))]] = True
+    held = material_split(np.arange(len(rows)), validation, seed)
     tpe = TreeParzen(0, seed, SearchSettings(initial_points=10, gp_points=1, gp_restarts=1, tpe_candidates=24, forest_trees=1), space=space(vae, epochs))
     for trial in done:  # replay: the same seeds give the same proposals
         tpe.ask_vals()
