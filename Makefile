@@ -6,8 +6,16 @@ PYTHON ?= python3
 VENV ?= .venv
 CORES ?= all
 # Training jobs ask for gpu=1 each. With GPUs, as many run at once as there are GPUs; on a
-# CPU-only machine the token only spaces them out, so allow one per core.
-GPU_SLOTS ?= $(shell n=$$(nvidia-smi -L 2>/dev/null | wc -l); if [ "$$n" -gt 0 ]; then echo $$n; else nproc; fi)
+# CPU-only machine the token only spaces them out, so allow one per core. GPUs are counted
+# from CUDA_VISIBLE_DEVICES when it is set (empty or -1: none), else from the "GPU n:" lines of
+# nvidia-smi -L (not its MIG lines, nor "No devices were found").
+GPU_SLOTS ?= $(shell \
+	if [ -n "$${CUDA_VISIBLE_DEVICES+set}" ]; then \
+		n=$$(printf '%s\n' "$$CUDA_VISIBLE_DEVICES" | tr ',' '\n' | grep -c '^[^-]'); \
+	else \
+		n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU [0-9]'); \
+	fi; \
+	if [ "$${n:-0}" -gt 0 ]; then echo $$n; else nproc; fi)
 INSTALLED := $(VENV)/.installed
 
 .PHONY: run test report cluster setup clean-venv

@@ -2,9 +2,9 @@ from compgen.atmo.data import read_split
 from compgen.atmo.study import evaluate_job
 from compgen.registry import ATMO_MODEL, keyed_inputs
 from compgen.training import use_threads
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     use_threads(snakemake.threads)
     models = keyed_inputs(snakemake.input, ATMO_MODEL, fixed=["split"])
     evaluate_job(read_split(snakemake.input.split), snakemake.params.cfg, models, snakemake.output)

@@ -2,9 +2,9 @@ import pandas as pd
 
 from compgen.atmo.plots import delta_distributions, loss_curves, nsample_curve
 from compgen.registry import ATMO_MODEL, keyed_inputs
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     out = snakemake.output
     delta_distributions(pd.read_parquet(snakemake.input.deltas), out.delta_png, out.delta_csv)
     nsample_curve(pd.read_csv(snakemake.input.nsample_curve), out.nsample_png, out.nsample_csv)

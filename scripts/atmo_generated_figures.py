@@ -1,7 +1,7 @@
 from compgen.atmo.data import read_split
 from compgen.atmo.study import generated_figures
 from compgen.io import read_table
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     generated_figures(read_split(snakemake.input.split), read_table(snakemake.input.generated), snakemake.params.cfg, snakemake.output)

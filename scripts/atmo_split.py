@@ -1,6 +1,6 @@
 from compgen.atmo.study import split_job
 from compgen.io import read_table
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     split_job(read_table(snakemake.input[0]), snakemake.params.cfg, snakemake.output[0])

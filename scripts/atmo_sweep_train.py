@@ -3,9 +3,9 @@ from pathlib import Path
 from compgen.atmo.data import read_split
 from compgen.atmo.study import ModelSpec, sweep_fold, train_job
 from compgen.registry import ATMO_SWEEP_MODEL
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     cfg = snakemake.params.cfg
     specs = []
     for model, losses in zip(snakemake.output.model, snakemake.output.losses, strict=True):

@@ -1,7 +1,7 @@
 from compgen.datasets import build_dataset
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     build_dataset(
         snakemake.wildcards.dataset,
         dict(snakemake.input.items()),

@@ -1,8 +1,8 @@
 from compgen.io import read_table
 from compgen.plots import dataset_overview
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     dataset_overview(
         read_table(snakemake.input[0]),
         snakemake.wildcards.dataset,

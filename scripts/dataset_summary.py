@@ -1,9 +1,9 @@
 from compgen.io import read_table, write_csv
 from compgen.plots import dataset_summary
 from compgen.registry import DATASETS
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     names = snakemake.params.datasets
     tables = {n: read_table(p) for n, p in zip(names, snakemake.input.tables, strict=True)}
     rejects = {n: read_table(p) for n, p in zip(names, snakemake.input.rejects, strict=True)}

@@ -1,8 +1,8 @@
 from compgen.elpasolite.study import sample_job
 from compgen.io import read_table
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     w = snakemake.wildcards
     model = snakemake.input.get("model")
     n = snakemake.params.n_samples

@@ -1,7 +1,7 @@
 from compgen.fetch import Source, fetch, resolve_mirror
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     source = Source.from_config(snakemake.wildcards.source, snakemake.params.source)
     # Read here, not as a param: where the verified bytes came from must not
     # make Snakemake rebuild everything downstream.

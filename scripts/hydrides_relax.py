@@ -1,5 +1,5 @@
 from compgen.hydrides.study import relax_candidates_job
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     relax_candidates_job(snakemake.input.candidates, snakemake.input.known, snakemake.params.cfg, snakemake.output, snakemake.threads)

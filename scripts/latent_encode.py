@@ -1,5 +1,5 @@
 from compgen.latent.study import encode_job
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     encode_job(dict(snakemake.input.items()), snakemake.params.cfg, snakemake.output)

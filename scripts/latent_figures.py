@@ -1,7 +1,7 @@
 from compgen.latent.study import figures_job
 from compgen.training import use_threads
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     use_threads(snakemake.threads)
     figures_job(dict(snakemake.input.items()), snakemake.params.cfg, snakemake.output)

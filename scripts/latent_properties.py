@@ -1,8 +1,8 @@
 from compgen.latent.study import properties_summary_job
 from compgen.registry import LATENT_PROPERTY, keyed_inputs
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     inputs = dict(snakemake.input.items())
     predictions = {name.removeprefix("predictions_"): path for name, path in inputs.items() if name.startswith("predictions_")}
     folds = {name: path for name, path in inputs.items() if not name.startswith("predictions_")}

@@ -1,6 +1,6 @@
 from compgen.latent.study import property_job
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     wildcards = snakemake.wildcards
     property_job(wildcards.task, wildcards.features, dict(snakemake.input.items()), snakemake.params.cfg, snakemake.output, snakemake.threads)

@@ -1,6 +1,6 @@
 from compgen.latent.study import search_job
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     wildcards = snakemake.wildcards
     search_job(wildcards.search_target, wildcards.strategy, snakemake.input[0], snakemake.params.cfg, snakemake.output[0], snakemake.threads)

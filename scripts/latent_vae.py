@@ -1,5 +1,5 @@
 from compgen.latent.study import vae_job
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     vae_job(snakemake.wildcards.vae, dict(snakemake.input.items()), snakemake.params.cfg, snakemake.output, snakemake.threads)

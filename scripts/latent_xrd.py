@@ -1,5 +1,5 @@
 from compgen.latent.study import xrd_job
-from compgen.workflow import job_logging
+from compgen.workflow import job
 
-with job_logging(snakemake.log[0]):
+with job(snakemake):
     xrd_job(snakemake.input[0], snakemake.params.cfg, snakemake.output[0], snakemake.threads)

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -99,3 +100,70 @@ def tiny_run(tmp_path_factory, mirror, default_config):
     result = run_workflow(work, ["all"], config, mirror, "--resources", "gpu=2", cores=4)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return work, config
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request, monkeypatch):
+    """The device a test trains on, through the policy's override (COMPGEN_DEVICE).
+
+    The CUDA case is skipped without a GPU, and fails then when CI_GPU=true
+    (bench/gpu_smoke.sh sets it), so a GPU machine never skips it quietly.
+    """
+    import torch
+
+    from compgen import device as policy
+
+    if request.param == "cuda" and not torch.cuda.is_available():
+        if os.environ.get("CI_GPU") == "true":
+            pytest.fail(f"CI_GPU=true, but torch {torch.__version__} sees no GPU")
+        pytest.skip("no GPU visible to torch")
+    monkeypatch.setenv(policy.DEVICE_ENV, request.param)
+    policy.reset_job_device()
+    yield torch.device(request.param)
+    policy.reset_job_device()
+
+
+@pytest.fixture
+def step_spy(monkeypatch):
+    """Watches every run of the training loop: which devices its random generators live on, and how many
+    host-to-device copies its steps make after the first (each one a wait for the GPU). On the CPU both are
+    trivially cpu and 0; on a GPU (the `device` fixture's cuda case) they check that draws happen on the device.
+    """
+    import torch
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from compgen import training
+
+    copies = (torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default)
+
+    class HostCopies(TorchDispatchMode):
+        count = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if func in copies:
+                source = args[1] if func is torch.ops.aten.copy_.default else args[0]
+                if isinstance(source, torch.Tensor) and source.device.type == "cpu" and out.device.type != "cpu":
+                    HostCopies.count += 1
+            return out
+
+    spy = SimpleNamespace(generator_devices=set(), host_copies=0, steps=0)
+    original = training.run
+
+    def watched(loop, step, stateful, *args, **kwargs):
+        spy.generator_devices |= {obj.device.type for obj in stateful.values() if isinstance(obj, torch.Generator)}
+
+        def counted(i):
+            spy.steps += 1
+            if spy.steps == 1:
+                return step(i)
+            HostCopies.count = 0
+            with HostCopies():
+                losses = step(i)
+            spy.host_copies += HostCopies.count
+            return losses
+
+        return original(loop, counted, stateful, *args, **kwargs)
+
+    monkeypatch.setattr(training, "run", watched)
+    return spy

@@ -179,7 +179,7 @@ def _toy_pools(seed=0):
 
 
 @pytest.mark.parametrize(("augmented", "ema_decay"), [(True, 0.0), (False, 0.0), (True, 0.7)])
-def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented, ema_decay):
+def test_killed_training_resumes_to_the_same_weights(tmp_path, device, step_spy, augmented, ema_decay):
     a, b = _toy_pools()
     settings = atmo_train_settings(augmented=augmented, width=4, blocks=1, epochs=8, checkpoint_every=3, log_every=4, ema_decay=ema_decay)
     train(settings, a, b, tmp_path / "straight.pt")
@@ -194,6 +194,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, augmented, ema_de
     resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)["model"]
     for name, tensor in straight.items():
         torch.testing.assert_close(resumed[name], tensor, rtol=0, atol=0, msg=name)
+    assert step_spy.generator_devices == {device.type} and step_spy.host_copies == 0  # draws made where they are used
 
 
 def test_weight_average_on_hand_worked_numbers():
@@ -206,7 +207,7 @@ def test_weight_average_on_hand_worked_numbers():
     torch.testing.assert_close(average.averages()[0], torch.full((2,), 0.95))
 
 
-def test_weight_average_changes_only_the_written_generators(tmp_path):
+def test_weight_average_changes_only_the_written_generators(tmp_path, device):
     """Training is the same with and without the average; only the generator weights written differ."""
     a, b = _toy_pools()
     plain, averaged = (atmo_train_settings(width=4, blocks=1, epochs=12, ema_decay=d) for d in (0.0, 0.8))
@@ -234,7 +235,7 @@ def _stack_inputs(augmented: bool, epochs: int, ema_decay: float = 0.0):
 
 
 @pytest.mark.parametrize(("augmented", "epochs", "ema_decay"), [(False, 20, 0.0), (True, 2, 0.0), (False, 20, 0.8)])
-def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, augmented, epochs, ema_decay):
+def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, device, augmented, epochs, ema_decay):
     """Same initial weights, draws and updates as one job per model; only float rounding differs.
 
     The models are only equal to rounding because a batched matrix product sums in another
@@ -263,7 +264,7 @@ def test_a_stack_of_models_trains_each_as_if_alone(tmp_path, augmented, epochs, 
 
 
 @pytest.mark.parametrize("ema_decay", [0.0, 0.7])
-def test_a_killed_stack_resumes_to_the_same_weights(tmp_path, ema_decay):
+def test_a_killed_stack_resumes_to_the_same_weights(tmp_path, device, step_spy, ema_decay):
     settings, a, bs = _stack_inputs(True, 9, ema_decay)
     straight = [tmp_path / f"straight{k}.pt" for k in range(3)]
     resumed = [tmp_path / f"resumed{k}.pt" for k in range(3)]
@@ -277,13 +278,31 @@ def test_a_killed_stack_resumes_to_the_same_weights(tmp_path, ema_decay):
         expected, got = (torch.load(path, weights_only=True)["model"] for path in (before, after))
         for name, tensor in expected.items():
             torch.testing.assert_close(got[name], tensor, rtol=0, atol=0, msg=name)
+    assert step_spy.generator_devices == {device.type} and step_spy.host_copies == 0
+
+
+def test_bf16_trains_a_stack_as_it_trains_one_model(tmp_path, device):
+    """Under vmap the batch norm refused bf16 input with fp32 statistics: one bf16 model trained, a stack of 3 did not."""
+    settings, a, bs = _stack_inputs(True, 3)
+    settings = [dataclasses.replace(s, bf16=True) for s in settings]
+    alone = train(settings[0], a, bs[0], tmp_path / "alone.pt")
+    stacked = train_stack(settings, a, bs, [tmp_path / f"stack{k}.pt" for k in range(3)])
+    assert np.isfinite(stacked.drop(columns=["epoch", "model"]).to_numpy()).all()
+    first = stacked[stacked["model"] == 0].drop(columns="model").reset_index(drop=True)
+    # bf16 rounds to 3 significant digits, so the stack's model 0 matches the lone model to about that.
+    np.testing.assert_allclose(first.to_numpy(), alone.to_numpy(), rtol=0.05, atol=0.02)
+    for k in range(3):
+        model, saved = load_model(tmp_path / f"stack{k}.pt")
+        assert saved.bf16 and all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32
 
 
 def test_stack_size_setting_and_its_cpu_default():
     from compgen.atmo.study import stack_min_models
 
     assert stack_min_models({"stack_min_models": 4}) == 4
-    expected = 2 if torch.cuda.is_available() else 6  # where a stack gains (bench/atmo_stack.py)
+    from compgen.device import pick_device
+
+    expected = 2 if pick_device().type == "cuda" else 6  # where a stack gains (bench/atmo_stack.py)
     assert stack_min_models({"stack_min_models": "auto"}) == expected == stack_min_models({})
 
 

@@ -260,7 +260,7 @@ def test_paper_scale_overlay_schedules_50_seeds_and_one_agent_per_class(tmp_path
 
 
 @pytest.mark.parametrize("kind", ["cvae", "wgan", "dqn"])
-def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path, kind):
+def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositions(tmp_path, device, step_spy, kind):
     import torch
 
     from compgen.elpasolite.generators import GENERATORS, load_generator
@@ -285,6 +285,7 @@ def test_killed_training_resumes_to_the_same_weights_and_samples_valid_compositi
     assert samples.shape == (500, 4) and valid(samples).all()
     again, _ = collect_valid(500, generator_draw(load_generator(tmp_path / "resumed.pt"), target=1, seed=0, batch=256), kind)
     np.testing.assert_array_equal(again, samples)  # sampling is seeded
+    assert step_spy.generator_devices == {device.type} and step_spy.host_copies == 0  # draws made where they are used
 
 
 def test_dqn_episode_spells_the_composition_with_the_end_reward():

@@ -177,7 +177,7 @@ def test_table2_counts_each_check_cumulatively_over_seeds():
 
 
 @pytest.mark.parametrize("step, constraint, keep", [(1, "none", "last"), (2, "intended", "last"), (2, "intended", "lowest_constraint")])
-def test_killed_training_resumes_to_the_same_weights(tmp_path, hydrides, step, constraint, keep):
+def test_killed_training_resumes_to_the_same_weights(tmp_path, device, step_spy, hydrides, step, constraint, keep):
     from compgen.config import defaults
     from compgen.hydrides.study import domains, gan_settings
     from compgen.hydrides.train import train_cross_domain
@@ -204,6 +204,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, hydrides, step, c
     for net in ("g_ab", "g_ba"):
         for name, tensor in straight[net].items():
             torch.testing.assert_close(resumed[net][name], tensor, rtol=0, atol=0, msg=f"{net}.{name}")
+    assert step_spy.generator_devices == {device.type} and step_spy.host_copies == 0  # draws made where they are used
 
 
 @pytest.mark.e2e

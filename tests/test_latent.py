@@ -108,7 +108,7 @@ def _tiny_vae(kind: str, epochs: int) -> VAESettings:
 
 @pytest.mark.parametrize(("kind", "options"), [("composition", {}), ("xrd", {}),
                                                ("composition", {"lr_schedule": "cosine", "kl_warmup": 3, "free_bits": 0.5})])  # fmt: skip
-def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, kind, options):
+def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, device, step_spy, kind, options):
     rng = np.random.default_rng(0)
     width = 100 if kind == "composition" else 161
     x = rng.random((70, width)).astype(np.float32)
@@ -127,6 +127,7 @@ def test_killed_vae_job_resumes_to_the_same_weights(tmp_path, kind, options):
     assert pd.read_csv(tmp_path / "straight.csv").equals(pd.read_csv(tmp_path / "resumed.csv"))
     assert not (tmp_path / "resumed.pt.ckpt").exists()
     assert load_vae(resumed).encode(torch.as_tensor(x[:2]))[0].shape == (2, 3)
+    assert step_spy.generator_devices == {device.type} and step_spy.host_copies == 0
 
 
 def test_composition_reconstruction_scores_by_hand():

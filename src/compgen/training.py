@@ -25,14 +25,18 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from compgen.device import pick_device  # noqa: F401 (studies take the job's device from here)
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
 
 
-def pick_device() -> torch.device:
-    """CUDA when present, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def random_stream(seed: int, device) -> torch.Generator:
+    """A seeded generator on `device`: draws land where they are used, with no host-to-GPU copy per step.
+
+    On the CPU the numbers are those of `torch.Generator().manual_seed(seed)`; a GPU's differ.
+    """
+    return torch.Generator(device=device).manual_seed(seed)
 
 
 def use_threads(threads: int) -> None:
@@ -57,27 +61,47 @@ def checkpoint_path(output: str | Path) -> Path:
 
 
 def _global_rng() -> dict:
+    """The CPU's RNG state and, on CUDA, that of the job's own GPU: the one its draws come from."""
     state = {"cpu": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+    device = pick_device()
+    if device.type == "cuda":
+        state["cuda"] = torch.cuda.get_rng_state(device)
     return state
 
 
 def _restore_global_rng(state: dict) -> None:
+    """Restore what `_global_rng` saved; a GPU state only onto a GPU, whatever GPUs this machine has."""
     torch.set_rng_state(state["cpu"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    device, saved = pick_device(), state.get("cuda")
+    if saved is None or device.type != "cuda":
+        return
+    if isinstance(saved, list | tuple):  # checkpoints before the device policy held every visible GPU's state
+        index = device.index or 0
+        if index >= len(saved):
+            log.warning("checkpoint holds RNG states of %d GPU(s), none for %s: its CUDA draws start afresh", len(saved), device)
+            return
+        saved = saved[index]
+    torch.cuda.set_rng_state(saved, device)
 
 
 def _state(obj):
-    return obj.get_state() if isinstance(obj, torch.Generator) else obj.state_dict()
-
-
-def _restore(obj, state) -> None:
     if isinstance(obj, torch.Generator):
-        obj.set_state(state)
-    else:
+        return {"device": obj.device.type, "state": obj.get_state()}
+    return obj.state_dict()
+
+
+def _restore(obj, state, step: int, name: str) -> None:
+    if not isinstance(obj, torch.Generator):
         obj.load_state_dict(state)
+        return
+    saved_on = state["device"] if isinstance(state, dict) else "cpu"  # older checkpoints: CPU generators only
+    if saved_on != obj.device.type:
+        # A CUDA generator's state means nothing to a CPU one: the run goes on from a seed of its own step.
+        log.warning("%s drew on %s and this run draws on %s: reseeded, so the run is not bit-identical to an uninterrupted one",
+                    name, saved_on, obj.device.type)  # fmt: skip
+        obj.manual_seed(obj.initial_seed() + step)
+        return
+    obj.set_state(state["state"] if isinstance(state, dict) else state)
 
 
 def save_checkpoint(path: Path, settings: dict, step: int, stateful: dict, history: torch.Tensor, names: list[str]) -> None:
@@ -103,7 +127,7 @@ def load_checkpoint(path: Path, settings: dict, stateful: dict) -> dict | None:
         log.warning("ignoring checkpoint %s: it was written with other settings", path)
         return None
     for name, obj in stateful.items():
-        _restore(obj, saved["state"][name])
+        _restore(obj, saved["state"][name], saved["step"], name)
     _restore_global_rng(saved["rng"])
     log.info("resuming from checkpoint %s at %d", path, saved["step"])
     return saved

@@ -38,6 +38,16 @@ def job_logging(log_path: str | Path) -> Iterator[logging.Logger]:
             root.setLevel(previous_level)
 
 
+@contextlib.contextmanager
+def job(smk) -> Iterator[logging.Logger]:
+    """A `script:` job: its log (`job_logging`) and its device, by what its rule declares (`compgen.device`)."""
+    from compgen import device
+
+    with job_logging(smk.log[0]) as logger:
+        device.declare_job(getattr(smk.resources, "gpu", 0), smk.config.get("device"))
+        yield logger
+
+
 def failure_line(error: BaseException) -> str:
     """One line naming the kind of failure and its message."""
     message = " ".join(str(error).split()) or "(no message)"

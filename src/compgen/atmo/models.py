@@ -15,13 +15,20 @@ from torch import nn
 from torch.nn import functional as F
 
 
+class BatchNorm(nn.BatchNorm1d):
+    """Batch norm computed in fp32: under bf16 autocast a stack's `vmap` refuses bf16 input with fp32 statistics."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.float())
+
+
 class Norm(nn.Module):
     """Batch norm whose scale and shift come from z (conditional), or plain batch norm without z."""
 
     def __init__(self, features: int, latent_dim: int):
         super().__init__()
         self.conditional = latent_dim > 0
-        self.norm = nn.BatchNorm1d(features, affine=not self.conditional)
+        self.norm = BatchNorm(features, affine=not self.conditional)
         if self.conditional:
             self.scale_shift = nn.Linear(latent_dim, 2 * features)
             nn.init.zeros_(self.scale_shift.weight)
@@ -101,7 +108,7 @@ def _mlp(widths: list[int], activation: nn.Module, norm_from: int | None) -> nn.
         layers.append(nn.Linear(a, b, bias=not normed))  # batch norm cancels a bias (see Layer)
         if i < len(widths) - 2:
             if normed:
-                layers.append(nn.BatchNorm1d(b))
+                layers.append(BatchNorm(b))
             layers.append(activation)
     return nn.Sequential(*layers)
 

@@ -2,8 +2,8 @@
 
 Every epoch passes all of pool A once, each C_A paired with a C_B drawn at
 random from pool B (so some B are seen twice, some not at all). Random draws
-come from a CPU generator kept in the checkpoint, so a killed job resumes to
-the same weights on any device.
+come from a generator on the training device, kept in the checkpoint, so a
+killed job resumes to the same weights on the same kind of device.
 """
 
 from __future__ import annotations
@@ -209,7 +209,7 @@ class StackTrainer:
             torch.manual_seed(s.seed)  # initial weights, as a model trained alone draws them
             model = CompositionGAN(self.a.shape[1], s.width, s.blocks, s.augmented, input_skip=s.input_skip, discriminator_input=s.discriminator_input)
             models.append(model.to(device).train())
-            self.generators.append(torch.Generator().manual_seed(s.seed))
+            self.generators.append(training.random_stream(s.seed, device))
         self.single = len(models) == 1
         self.latent_dim = models[0].latent_dim
         if self.single:
@@ -243,13 +243,13 @@ class StackTrainer:
         for group in self.opt_d.param_groups:
             group["lr"] = lr_d
         n, device = self.a.shape[0], self.a.device
-        # Random draws happen on each model's CPU generator so a resumed run draws the same numbers on any device.
+        # Each model draws from its own generator on the device: no host-to-GPU copy per epoch.
         b_batch, zs = [], []
         for b, generator in zip(self.bs, self.generators, strict=True):
-            pick = torch.randint(len(b), (n,), generator=generator)
-            zs.append(torch.randn(2, n, self.latent_dim, generator=generator) if self.latent_dim else torch.zeros(2, n, 0))
-            b_batch.append(b[pick.to(device)])
-        z = torch.stack(zs, dim=1).to(device)  # 2 x models x n x latent_dim
+            pick = torch.randint(len(b), (n,), generator=generator, device=device)
+            zs.append(torch.randn(2, n, self.latent_dim, generator=generator, device=device) if self.latent_dim else torch.zeros(2, n, 0, device=device))
+            b_batch.append(b[pick])
+        z = torch.stack(zs, dim=1)  # 2 x models x n x latent_dim
         if self.single:
             losses = train_step(self.losses_of, self.opt_g, self.opt_d, self.a, b_batch[0], z[0, 0], z[1, 0], self.settings[0])
         else:

@@ -62,7 +62,7 @@ def train_cvae(s: CVAESettings, indices: np.ndarray, classes: np.ndarray, output
     optimiser = torch.optim.Adam(model.parameters(), lr=s.lr)
 
     def step(update: int) -> dict[str, torch.Tensor]:
-        rows = torch.multinomial(weights, s.batch, replacement=True, generator=generator).to(dev)
+        rows = torch.multinomial(weights, s.batch, replacement=True, generator=generator)
         reconstruction, mu, logvar = model(x[rows], condition[rows])
         squared_error = (reconstruction - x[rows]).pow(2).sum(1).mean()
         kl = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(1)).mean()

@@ -27,7 +27,7 @@ from torch import nn
 
 from compgen.elpasolite.space import ELEMENT_AT, N_GROUPS, N_ROWS, ROW_GROUP, decode, encode
 from compgen.elpasolite.training import inverse_frequency_weights, mlp, run_updates
-from compgen.training import pick_device
+from compgen.training import pick_device, random_stream
 
 N_ACTIONS = max(N_ROWS, N_GROUPS)  # 8
 STEPS = 8
@@ -164,11 +164,11 @@ def offline_transitions(indices: np.ndarray, classes: np.ndarray, target: int) -
 def train_dqn(s: DQNSettings, indices: np.ndarray, classes: np.ndarray, output: str | Path, stop_after: int | None = None) -> None:
     """Train the agent for `s.target_class` on the training episodes and write its policy network."""
     dev = pick_device()
-    rng = torch.Generator().manual_seed(s.seed)
+    rng = random_stream(s.seed, dev)
     transitions = offline_transitions(indices, classes, s.target_class)
     data = {k: torch.as_tensor(v, dtype=torch.float32 if v.dtype == np.float64 else None, device=dev) for k, v in transitions.items()}
     # every step of an episode is equally likely; episodes by inverse class frequency
-    weights = inverse_frequency_weights(classes).repeat_interleave(STEPS)
+    weights = inverse_frequency_weights(classes).repeat_interleave(STEPS).to(dev)
     torch.manual_seed(s.seed)
     policy = QNetwork(s).to(dev)
     target = QNetwork(s).to(dev)
@@ -178,7 +178,7 @@ def train_dqn(s: DQNSettings, indices: np.ndarray, classes: np.ndarray, output: 
     def step(update: int) -> dict[str, torch.Tensor]:
         if update % s.target_sync == 0:
             target.load_state_dict(policy.state_dict())
-        rows = torch.multinomial(weights, s.batch, replacement=True, generator=rng).to(dev)
+        rows = torch.multinomial(weights, s.batch, replacement=True, generator=rng)
         states, actions, rewards = data["states"][rows], data["actions"][rows], data["rewards"][rows]
         next_states, final = data["next_states"][rows], data["final"][rows]
         with torch.no_grad():

@@ -54,10 +54,10 @@ def training_tensors(indices: np.ndarray, classes: np.ndarray, seed: int):
     Seeds torch too, so the networks built next start from the same weights on every run.
     """
     dev = training.pick_device()
-    batches = torch.Generator().manual_seed(seed)
+    batches = training.random_stream(seed, dev)
     x = torch.as_tensor(encode(indices), dtype=torch.float32, device=dev)
     condition = one_hot(classes, dev)
-    weights = inverse_frequency_weights(classes)
+    weights = inverse_frequency_weights(classes).to(dev)
     torch.manual_seed(seed)
     return dev, batches, x, condition, weights
 

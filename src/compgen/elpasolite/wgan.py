@@ -82,9 +82,9 @@ def train_wgan(s: WGANSettings, indices: np.ndarray, classes: np.ndarray, output
     c_optimiser = torch.optim.Adam(critic.parameters(), lr=s.lr, betas=s.betas)
 
     def draw() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        rows = torch.multinomial(weights, s.batch, replacement=True, generator=rng).to(dev)
-        z = torch.randn(s.batch, s.latent, generator=rng).to(dev)
-        mix = torch.rand(s.batch, 1, generator=rng).to(dev)
+        rows = torch.multinomial(weights, s.batch, replacement=True, generator=rng)
+        z = torch.randn(s.batch, s.latent, generator=rng, device=dev)
+        mix = torch.rand(s.batch, 1, generator=rng, device=dev)
         return x[rows], condition[rows], z, mix
 
     def step(update: int) -> dict[str, torch.Tensor]:

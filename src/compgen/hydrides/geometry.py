@@ -15,6 +15,7 @@ cells along lattice vector k, h_k the cell's height across it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 
@@ -43,14 +44,20 @@ def image_ranges(lattice: torch.Tensor) -> list[int]:
     return [MAX_IMAGE_RANGE if not math.isfinite(v) else int(min(MAX_IMAGE_RANGE, v)) for v in needed.tolist()]
 
 
-def image_shifts(ranges: list[int], device=None, dtype=torch.float32) -> torch.Tensor:
-    """All integer shifts within the ranges, the zero shift first."""
+@functools.lru_cache(maxsize=8)
+def image_shifts(ranges: tuple[int, ...], device=None, dtype=torch.float32) -> torch.Tensor:
+    """All integer shifts within the ranges, the zero shift first; cached, so a trainer copies them to its device once."""
     shifts = sorted(itertools.product(*(range(-r, r + 1) for r in ranges)), key=lambda s: (s != (0, 0, 0), s))
     return torch.tensor(shifts, device=device, dtype=dtype)
 
 
 def first_neighbour_distances(
-    lattice: torch.Tensor, coords: torch.Tensor, atom: torch.Tensor, kind: torch.Tensor, ranges: list[int] | None = None
+    lattice: torch.Tensor,
+    coords: torch.Tensor,
+    atom: torch.Tensor,
+    kind: torch.Tensor,
+    ranges: list[int] | None = None,
+    max_atoms: int | None = None,
 ) -> torch.Tensor:
     """Distance from each atom to its nearest atom of the same kind, periodic images included.
 
@@ -60,20 +67,22 @@ def first_neighbour_distances(
     lattice vector, by default enough for every cell of the batch (a trainer
     fixes them from its data: exact there, and no slower when a generator
     skews its cells). Returns b x n; FAR where a row is no atom or has no
-    neighbour of its kind. Differentiable in lattice and coords.
+    neighbour of its kind. Differentiable in lattice and coords. `max_atoms`:
+    at least the most atoms of any crystal of the batch (a trainer passes its
+    data's), which spares reading the count from the GPU every step.
     """
     b, n, _ = coords.shape
     # Work on the atoms only: sort each crystal's atom rows first and cut the padding.
     order = torch.argsort((~atom).to(torch.int8), dim=1, stable=True)
-    m = max(int(atom.sum(1).max()), 1)
+    m = max_atoms or max(int(atom.sum(1).max()), 1)
     rows = order[:, :m]
     xyz = coords.gather(1, rows[..., None].expand(-1, -1, 3))
     present = atom.gather(1, rows)
     kind_m = kind.gather(1, rows)
 
-    inverse = torch.linalg.inv(lattice)
+    inverse, _ = torch.linalg.inv_ex(lattice)  # no singularity check: that check waits for the GPU
     frac = xyz @ inverse  # b x m x 3
-    shifts = image_shifts(ranges or image_ranges(lattice), coords.device, coords.dtype)  # s x 3, zero first
+    shifts = image_shifts(tuple(ranges or image_ranges(lattice)), coords.device, coords.dtype)  # s x 3, zero first
     with torch.no_grad():
         # Which neighbour and which image is nearest: found without a graph, since the minimum's
         # gradient flows through the chosen pair alone.

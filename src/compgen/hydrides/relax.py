@@ -41,10 +41,11 @@ class Relaxer:
     """One CHGNet model and optimiser for a job, on the CPU or a GPU."""
 
     def __init__(self, model: str, fmax: float, steps: int, max_seconds: float, chunk: int = 25):
-        import torch
         from chgnet.model import CHGNet, StructOptimizer
 
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        from compgen.device import pick_device
+
+        device = str(pick_device())
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             self.model = CHGNet.load(model_name=model, use_device=device, verbose=False)

@@ -55,13 +55,13 @@ class GANSettings:
         object.__setattr__(self, "lambdas", tuple(self.lambdas))  # YAML and checkpoints give lists
 
 
-def penalised_distances(crystals: Crystals, ranges: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def penalised_distances(crystals: Crystals, ranges: list[int] | None = None, max_atoms: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """First-neighbour distances (n x 54) and which count: H-H and metal-metal, in cells that are cells at all."""
     atom, kind, _ = kinds(crystals.atoms)
     lattice = crystals.lattice
     sound = torch.linalg.det(lattice.detach()).abs() > 1.0  # cubic Angstrom; a flatter cell has no distances to speak of
     safe = torch.where(sound[:, None, None], lattice, 10 * torch.eye(3, device=lattice.device, dtype=lattice.dtype))
-    distances = first_neighbour_distances(safe, crystals.coords.flatten(1, 2), atom, kind, ranges)
+    distances = first_neighbour_distances(safe, crystals.coords.flatten(1, 2), atom, kind, ranges, max_atoms)
     return distances, atom & sound[:, None] & (distances < FAR)
 
 
@@ -125,7 +125,7 @@ def train_cross_domain(
     """
     device = training.pick_device()
     torch.manual_seed(s.seed)
-    rng = torch.Generator().manual_seed(s.seed)
+    rng = training.random_stream(s.seed, device)
     a, b = a.to(device), b.to(device)
     swap = s.step == 1  # step 1 moves the metal between blocks; step 2 keeps every block
     g_ab, g_ba = Translator(s.hidden, s.layers, swap).to(device), Translator(s.hidden, s.layers, swap).to(device)
@@ -136,6 +136,8 @@ def train_cross_domain(
     l1, l2, l3, l4, l5, l6 = s.lambdas
     # Image cells enough for the most skewed cell of the data, fixed for the run.
     ranges = ranges or image_ranges(torch.cat([a.lattice, b.lattice]))
+    # Atom counts, like the cells, come from the data, so the step never reads one back from the GPU.
+    max_atoms = max(int(kinds(crystals.atoms)[0].sum(1).max()) for crystals in (a, b))
 
     def translated_atoms(atoms: torch.Tensor) -> torch.Tensor:
         return atoms[:, [0, 2, 1]] if swap else atoms
@@ -144,8 +146,8 @@ def train_cross_domain(
     lowest = LowestConstraint(nets) if s.constraint != "none" and s.keep == "lowest_constraint" else None
 
     def step(epoch: int) -> dict[str, torch.Tensor]:
-        rows_a = torch.randperm(len(a), generator=rng)[: s.batch].to(device)
-        rows_b = torch.randperm(len(b), generator=rng)[: s.batch].to(device)
+        rows_a = torch.randperm(len(a), generator=rng, device=device)[: s.batch]
+        rows_b = torch.randperm(len(b), generator=rng, device=device)[: s.batch]
         xa, xb = x_a[rows_a], x_b[rows_b]
         atoms_a, atoms_b = a.atoms[rows_a], b.atoms[rows_b]
         atoms_ab, atoms_ba = translated_atoms(atoms_a), translated_atoms(atoms_b)
@@ -161,7 +163,7 @@ def train_cross_domain(
         geo1 = geo2 = torch.zeros((), device=device)
         if s.constraint != "none":
             fakes = unflatten(torch.cat([fake_b, fake_a]), torch.cat([atoms_ab, atoms_ba]), [])
-            distances, counted = penalised_distances(fakes, ranges)
+            distances, counted = penalised_distances(fakes, ranges, max_atoms)
             geo1, geo2 = (term.mean() for term in constraint_terms(distances, counted, s.d1, s.d2, s.constraint, s.margin))
             loss_g = loss_g + l5 * geo1 + l6 * geo2
             if lowest is not None:  # the loss was measured on these weights, before the update
@@ -203,15 +205,15 @@ def train_noise_gan(s: GANSettings, data: Crystals, output, losses_output=None, 
     """The plain GAN of Table II: noise and an atom mask of the training data -> a crystal; no constraint."""
     device = training.pick_device()
     torch.manual_seed(s.seed)
-    rng = torch.Generator().manual_seed(s.seed)
+    rng = training.random_stream(s.seed, device)
     data = data.to(device)
     generator, critic = NoiseGenerator(s.hidden, s.layers, s.latent).to(device), Discriminator(s.hidden, s.layers).to(device)
     opt_g, opt_d = adam(generator.parameters(), s), adam(critic.parameters(), s)
     x = flatten(data)
 
     def step(epoch: int) -> dict[str, torch.Tensor]:
-        rows = torch.randperm(len(data), generator=rng)[: s.batch].to(device)
-        z = torch.randn(len(rows), s.latent, generator=rng).to(device)
+        rows = torch.randperm(len(data), generator=rng, device=device)[: s.batch]
+        z = torch.randn(len(rows), s.latent, generator=rng, device=device)
         atoms = data.atoms[rows]
         fake = generator(z, atoms, feature_mask(atoms))
         for p in critic.parameters():

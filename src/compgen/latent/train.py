@@ -127,14 +127,14 @@ def train_vae(s: VAESettings, train: np.ndarray, holdout: np.ndarray, output, lo
     """Train one VAE on the rows of `train` (scoring `holdout` each epoch); write it to `output`."""
     device = training.pick_device()
     torch.manual_seed(s.seed)
-    rng = torch.Generator().manual_seed(s.seed)
+    rng = training.random_stream(s.seed, device)
     x_train = torch.as_tensor(train, dtype=torch.float32, device=device)
     x_holdout = torch.as_tensor(holdout, dtype=torch.float32, device=device)
     model = build(s, x_train.shape[1]).to(device)
     optimiser = OPTIMISERS[s.optimiser](model.parameters(), lr=s.lr)
 
     def step(epoch: int) -> dict[str, torch.Tensor]:
-        order = torch.randperm(len(x_train), generator=rng).to(device)
+        order = torch.randperm(len(x_train), generator=rng, device=device)
         sums = torch.zeros(3, device=device)
         beta = s.kl_weight(epoch)
         for group in optimiser.param_groups:
