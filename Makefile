@@ -23,7 +23,9 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --upgrade pip
-	# torch first, by exact version: an unpinned resolve would pull the CUDA build.
+	# torch first, by exact version. From the public index on Linux this is the CUDA build; this
+	# project's CI machine supplies a CPU build of the same version from a local file. For the
+	# other build, install it into .venv first from PyTorch's index (README, "GPUs").
 	$(VENV)/bin/python -m pip install --quiet torch==2.13.0
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@

@@ -23,25 +23,25 @@ rule atmo_split:
         "../scripts/atmo_split.py"
 
 
-# One job per network trains every fold and seed of it: as one stack of models (batched matrix
-# products, one GPU busy with all of them) from atmo.stack_min_models on; one file per model.
+# One job per network and fold (atmo.pack: per network) trains its seeds as one stack of models
+# (batched matrix products) from atmo.stack_min_models on; one file per model.
 rule atmo_train:
     input:
         ATMO_SPLIT,
     output:
-        model=atmo_stack_files(".pt"),
-        losses=atmo_stack_files("_losses.csv"),
+        model=atmo_train_files(".pt"),
+        losses=atmo_train_files("_losses.csv"),
     log:
-        f"{ATMO_LOGS}/train_{{model}}.log",
+        f"{ATMO_LOGS}/train_{ATMO_TRAIN_JOB}.log",
     benchmark:
-        f"benchmarks/atmo/{atmo_pair()}/train_{{model}}.tsv"
+        f"benchmarks/atmo/{atmo_pair()}/train_{ATMO_TRAIN_JOB}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: ATMO_TRAIN_THREADS
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_train_minutes(len(atmo_stack_files(".pt"))),
+        runtime=atmo_train_minutes(len(atmo_train_files(".pt"))),
     params:
         cfg=atmo_train_params,
     script:
@@ -173,27 +173,25 @@ rule atmo_figures:
         "../scripts/atmo_figures.py"
 
 
-# Every model of the sweep in one job: two stacks (with and without unpaired data, whose pool A differ).
+# One job per sweep point (paired fraction, with or without unpaired data: one pool A, so one
+# stack of its seeds); atmo.pack: every model of the sweep in one job, a stack per pool A.
 rule atmo_sweep_train:
     input:
         ATMO_SPLIT,
     output:
-        model=list(atmo_sweep_model_files(None).values()),
-        losses=[
-            path.replace(".pt", "_losses.csv")
-            for path in atmo_sweep_model_files(None).values()
-        ],
+        model=atmo_sweep_train_files(".pt"),
+        losses=atmo_sweep_train_files("_losses.csv"),
     log:
-        f"{ATMO_LOGS}/sweep_train.log",
+        f"{ATMO_LOGS}/sweep_train{ATMO_SWEEP_JOB}.log",
     benchmark:
-        f"benchmarks/atmo/{atmo_pair()}/sweep_train.tsv"
+        f"benchmarks/atmo/{atmo_pair()}/sweep_train{ATMO_SWEEP_JOB}.tsv"
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: ATMO_TRAIN_THREADS
     resources:
         gpu=1,
         mem_mb=4000,
-        runtime=atmo_train_minutes(len(atmo_sweep_model_files(None))),
+        runtime=atmo_train_minutes(len(atmo_sweep_train_files(".pt"))),
     params:
         cfg=atmo_params("model", "log_every", "checkpoint_every", "stack_min_models"),
     script:

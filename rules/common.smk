@@ -98,12 +98,43 @@ def atmo_train_minutes(n_models=1):
     )
 
 
-def atmo_stack_files(suffix):
-    """The files of one network's stack: every fold and seed, `{model}` left as the job's wildcard."""
+# One training job per network and fold, its seeds stacked; with atmo.pack one per network, every
+# fold of it (one large GPU busy with all of them). The sweep likewise: one job per paired fraction
+# and with/without unpaired data (one pool A, so one stack), or with atmo.pack one for all.
+ATMO_TRAIN_JOB = "{model}" if ATMO["pack"] else "{model}_fold{fold}"
+# A job of one fold or sweep point trains few models one after another, where a second thread
+# adds 20% (21.0 against 17.5 epochs/s) and a second job beside it 100%; a packed job's big
+# stacks use both (29.3 model-epochs/s for 9 at 2 threads, 17.8 at 1; bench/atmo_stack.py).
+ATMO_TRAIN_THREADS = 2 if ATMO["pack"] else 1
+ATMO_SWEEP_JOB = "" if ATMO["pack"] else "_paired{fraction}_{unpaired}"
+
+
+def atmo_train_files(suffix):
+    """The files one training job writes, `{model}` (and per fold `{fold}`) left as its wildcards."""
+    folds = range(ATMO["n_folds"]) if ATMO["pack"] else ["{fold}"]
     return [
-        f"results/atmo/{atmo_pair()}/models/{{model}}_fold{fold}_seed{seed}{suffix}"
-        for fold in range(ATMO["n_folds"])
+        f"results/atmo/{atmo_pair()}/models/"
+        + ATMO_MODEL.template.format(model="{model}", fold=fold, seed=seed)
+        + suffix
+        for fold in folds
         for seed in ATMO["seeds"]
+    ]
+
+
+def atmo_sweep_train_files(suffix):
+    """The files one sweep training job writes: one point's seeds, or with atmo.pack every model of the sweep."""
+    if ATMO["pack"]:
+        return [
+            path.replace(".pt", suffix)
+            for path in atmo_sweep_model_files(None).values()
+        ]
+    return [
+        f"results/atmo/{atmo_pair()}/sweep/models/"
+        + ATMO_SWEEP_MODEL.template.format(
+            fraction="{fraction}", unpaired="{unpaired}", seed=seed
+        )
+        + suffix
+        for seed in ATMO["fraction_sweep"]["seeds"]
     ]
 
 

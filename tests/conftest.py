@@ -1,7 +1,9 @@
 import copy
 import os
+import re
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -53,6 +55,17 @@ def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path |
         *extra,
     ]  # fmt: skip
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=workdir)
+
+
+# Rules that only gather targets: Snakemake runs nothing for them.
+TARGET_RULES = {"all", "raw", "datasets", "atmo", "elpasolite", "hydrides", "latent"}
+
+
+def planned_jobs(output: str) -> Counter:
+    """Rule -> job count of the "Job stats" table Snakemake prints before it runs."""
+    table = output.split("Job stats:")[1].split("Reasons:")[0].split("\n\n")[0]
+    counts = Counter({rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M) if rule != "total"})
+    return counts - Counter(dict.fromkeys(TARGET_RULES, 10**6))
 
 
 def atmo_train_settings(**overrides):

@@ -1,6 +1,8 @@
 import copy
 import dataclasses
 import importlib.util
+import shutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +15,7 @@ from compgen.atmo.evaluate import delta, random_on_support, summarise
 from compgen.atmo.models import CompositionGAN, Generator, LogFractions, support_softmax
 from compgen.atmo.train import WeightAverage, learning_rates, load_model, train, train_stack
 from compgen.datasets import build_atmo
-from conftest import atmo_train_settings, run_workflow
+from conftest import atmo_train_settings, planned_jobs, run_workflow
 
 
 def test_delta_on_hand_worked_vectors():
@@ -341,6 +343,7 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
     assert (split.loc[split["pool"] == "B", "part"] >= 0).sum() == 150
     log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc.log").read_text()
     assert "training 3 augcyc models as one stack" in log and "augcyc x3 epoch 2/2" in log
+    assert "rule declares gpu=1; device override: auto" in log and "device: cpu (torch" in log
     sweep_log = (work / "logs" / "atmo" / "CNC__NCCN" / "sweep_train.log").read_text()
     assert "training 2 augcyc models as one stack" in sweep_log and "training 1 augcyc models one after another" in sweep_log
     sweep = pd.read_csv(study / "figures" / "fraction_sweep.csv")
@@ -360,6 +363,40 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
     scheduled = dry.stdout.split("Job stats:")[1].split("Reasons:")[0]
     assert "atmo_tandem" in scheduled
     assert "atmo_train" not in scheduled and "atmo_evaluate" not in scheduled
+
+
+@pytest.mark.e2e
+def test_per_fold_jobs_retrain_only_the_fold_whose_model_is_gone(tiny_run, tmp_path, mirror):
+    """In the per-fold layout, one lost model retrains its fold alone, and only the jobs that read it rerun.
+
+    A copy of the tiny run (packed, `.test/config.yaml`) is planned with atmo.pack off: every file is
+    there and none of the jobs' parameters change, so nothing reruns until two models are deleted.
+    """
+    local, config = tiny_run
+    work = tmp_path / "work"
+    shutil.copytree(local, work, symlinks=True)  # copy2: times kept, so Snakemake sees every job done
+    per_fold = copy.deepcopy(config)
+    per_fold["atmo"]["pack"] = False
+    study = work / "results" / "atmo" / "CNC__NCCN"
+    dry = run_workflow(work, ["atmo"], per_fold, mirror, "--dry-run")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]
+
+    (study / "models" / "cyclegan_fold1_seed0.pt").unlink()
+    (study / "sweep" / "models" / "paired0.50_without_seed0.pt").unlink()
+    dry = run_workflow(work, ["atmo"], per_fold, mirror, "--dry-run")
+    assert dry.returncode == 0, dry.stdout[-2000:] + dry.stderr[-2000:]
+    readers = {"atmo_evaluate": 1, "atmo_generate": 1, "atmo_generated_figures": 1, "atmo_figures": 1, "atmo_sweep": 1}
+    assert planned_jobs(dry.stdout) == Counter({"atmo_train": 1, "atmo_sweep_train": 1, **readers})
+    assert "train_cyclegan_fold1.log" in dry.stdout and "sweep_train_paired0.50_without.log" in dry.stdout
+
+    result = run_workflow(work, ["atmo"], per_fold, mirror)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_cyclegan_fold1.log").read_text()
+    assert "training 1 cyclegan models one after another" in log and "device: cpu" in log
+    assert (study / "models" / "cyclegan_fold1_seed0.pt").exists()
+    # Alone, fold 1's model is the packed stack's model up to float rounding, so the Δ table barely moves.
+    before, after = (pd.read_parquet(w / "results/atmo/CNC__NCCN/deltas.parquet") for w in (local, work))
+    pd.testing.assert_frame_equal(before, after, check_exact=False, rtol=1e-3, atol=1e-4)
 
 
 def test_sweep_points_skip_the_empty_pool_and_rotate_folds():

@@ -24,7 +24,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run_workflow
+from compgen import config as settings
+from compgen.atmo.study import sweep_points
+from conftest import ROOT, planned_jobs, run_workflow
 
 TIMEOUT = 1500  # seconds for one cluster run (every tiny study: ~11 min on two idle cores); a hung run must not hang the suite
 
@@ -82,8 +84,6 @@ def _now() -> str:
     return datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
 
 
-# Rules that only gather targets: Snakemake runs nothing for them, so SLURM sees none.
-TARGET_RULES = {"all", "raw", "datasets", "atmo", "elpasolite", "hydrides", "latent"}
 # The cluster run starts from the local run's outputs of these: the verified datasets (their build
 # is tested elsewhere) and the three slowest single jobs, deterministic and asserted by the studies'
 # end-to-end tests (the oracle-labelled space, the relaxed references, the dimensionality classifiers).
@@ -99,13 +99,6 @@ def outputs_of(work, rules) -> list[str]:
         if record.is_file() and json.loads(record.read_text())["rule"] in rules:
             found.append(base64.urlsafe_b64decode("".join(record.relative_to(metadata).parts)).decode())
     return found
-
-
-def planned_jobs(output: str) -> Counter:
-    """Rule -> job count of the "Job stats" table Snakemake prints before it runs."""
-    table = output.split("Job stats:")[1].split("Reasons:")[0].split("\n\n")[0]
-    counts = Counter({rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", table, re.M) if rule != "total"})
-    return counts - Counter(dict.fromkeys(TARGET_RULES, 10**6))
 
 
 def assert_same_table(local, cluster, path, drop=()):
@@ -127,7 +120,11 @@ def test_every_tiny_study_through_the_slurm_profile(cluster, tiny_run, tmp_path,
     dry = run_workflow(work, ["all"], config, mirror, "--profile", str(profile), "--dry-run", timeout=TIMEOUT)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     planned = planned_jobs(dry.stdout)
-    assert planned["atmo_train"] == 2 and planned["atmo_sweep_train"] == 1  # one job per network, one for the sweep
+    # the atmo layout of the tiny config: packed, one job per network and one for the sweep; else per fold and per point
+    atmo = settings.effective(config, "atmo")
+    packed = atmo["pack"]
+    assert planned["atmo_train"] == 2 * (1 if packed else atmo["n_folds"])
+    assert planned["atmo_sweep_train"] == (1 if packed else len({point[:2] for point in sweep_points(atmo)}))
     assert planned["elpasolite_train"] == 7 and planned["latent_search"] == 10
     assert not set(planned) & REUSED_RULES
     since = _now()
