@@ -202,3 +202,15 @@ def test_the_step_spy_counts_host_to_device_copies(step_spy, tmp_path):
     training.run(loop, step, {"rng": torch.Generator()}, {}, tmp_path / "out", lambda table: None)
     assert step_spy.steps == 3 and step_spy.host_copies == 2  # the first step is not watched
     assert step_spy.generator_devices == {"cpu"}
+
+
+def test_a_cpu_build_of_torch_on_a_gpu_machine_is_named_in_the_log(monkeypatch, caplog):
+    monkeypatch.delenv(policy.DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(policy, "_driver_present", lambda: True)
+    policy.reset_job_device()
+    try:
+        assert policy.set_job_device(declared_gpu=1) == torch.device("cpu")
+    finally:
+        policy.reset_job_device()
+    assert "has an NVIDIA driver but torch" in caplog.text and "is a CPU build" in caplog.text
