@@ -353,12 +353,12 @@ def paper_scale(check: Check, device: torch.device, minutes: float) -> str:
         return "skip"
     work = ROOT / "results" / "bench" / "paper_scale"
     work.mkdir(parents=True, exist_ok=True)
-    overlay = work / "config.yaml"
+    overlay = work / "paper_scale.yaml"
     overlay.write_text(yaml.safe_dump({"atmo": {"paper_scale": True, "seeds": [0], "n_folds": 3, "pack": True}}))
     target = "results/atmo/CNC__NCCN/delta_summary.csv"
     command = ["timeout", str(int(minutes * 60)), sys.executable, "-m", "snakemake", target, "--snakefile", str(ROOT / "Snakefile"),
                "--directory", str(work), "--configfile", str(ROOT / "config.yaml"), str(overlay), "--cores", str(os.cpu_count()),
-               "--resources", "gpu=1"]  # fmt: skip
+               "--resources", "gpu=2"]  # fmt: skip  (both networks' stacks share the GPU: small kernels leave it idle)
     env = {**os.environ, "COMPGEN_DATA_MIRROR": str(mirror), "COMPGEN_DEVICE": "auto"}
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env)
     if result.returncode != 0:
