@@ -7,11 +7,12 @@ VENV ?= .venv
 CORES ?= all
 # Training jobs ask for gpu=1 each. With GPUs, as many run at once as there are GPUs; on a
 # CPU-only machine the token only spaces them out, so allow one per core. GPUs are counted
-# from CUDA_VISIBLE_DEVICES when it is set (empty or -1: none), else from the "GPU n:" lines of
+# from CUDA_VISIBLE_DEVICES when it is set (its indices or UUIDs up to the first invalid entry,
+# where CUDA stops: empty, -1 or NoDevFiles give none), else from the "GPU n:" lines of
 # nvidia-smi -L (not its MIG lines, nor "No devices were found").
 GPU_SLOTS ?= $(shell \
 	if [ -n "$${CUDA_VISIBLE_DEVICES+set}" ]; then \
-		n=$$(printf '%s\n' "$$CUDA_VISIBLE_DEVICES" | tr ',' '\n' | grep -c '^[^-]'); \
+		n=$$(printf '%s' "$$CUDA_VISIBLE_DEVICES" | awk -F, '{ for (i = 1; i <= NF && $$i ~ /^([0-9]+|GPU-.*|MIG-.*)$$/; i++) n++ } END { print n + 0 }'); \
 	else \
 		n=$$(nvidia-smi -L 2>/dev/null | grep -c '^GPU [0-9]'); \
 	fi; \

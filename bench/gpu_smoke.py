@@ -39,7 +39,9 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-TRAINING_RULES = ("atmo_train", "atmo_sweep_train", "elpasolite_train", "hydrides_step1", "hydrides_step2", "latent_vae")
+TRAINING_RULES = (
+    "atmo_train", "atmo_sweep_train", "atmo_tune", "elpasolite_train", "hydrides_step1", "hydrides_step2", "hydrides_noise_gan", "latent_vae", "latent_tune_vae"
+)  # fmt: skip
 
 
 @dataclasses.dataclass

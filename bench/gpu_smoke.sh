@@ -7,5 +7,6 @@
 # mirror (COMPGEN_DATA_MIRROR, else ../shared/data). What each check does: bench/gpu_smoke.py.
 set -eu
 cd "$(dirname "$0")/.."
-make --quiet setup
+# make setup only when there is no venv: a stale one would reinstall, which needs the network.
+[ -x .venv/bin/python ] || make --quiet setup
 exec .venv/bin/python bench/gpu_smoke.py "$@"

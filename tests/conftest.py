@@ -32,8 +32,13 @@ def default_config() -> dict:
     return yaml.safe_load((ROOT / "config.yaml").read_text())
 
 
-def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None, cores: int = 2):
+def run_workflow(
+    workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None, cores: int = 2, device: str = "cpu"
+):
     """Run the workflow's Snakefile with `config` in `workdir`; return the completed process.
+
+    `device`: COMPGEN_DEVICE for every job. The tests' numbers and logs are the CPU's, so a
+    machine with a GPU runs them on the CPU too unless a test asks otherwise.
 
     `timeout`: seconds, after which the run gets SIGTERM and, 10 s later, SIGKILL (on
     SIGTERM alone Snakemake keeps waiting for the jobs it submitted).
@@ -42,6 +47,7 @@ def run_workflow(workdir: Path, targets: list[str], config: dict, mirror: Path |
     configfile = workdir / "config.yaml"
     configfile.write_text(yaml.safe_dump(config))
     env = {k: v for k, v in os.environ.items() if k != "COMPGEN_DATA_MIRROR"}
+    env["COMPGEN_DEVICE"] = device
     if mirror is not None:
         env["COMPGEN_DATA_MIRROR"] = str(mirror)
     command = [

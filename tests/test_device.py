@@ -119,29 +119,33 @@ def test_the_workflow_job_declares_what_its_rule_declares(tmp_path, monkeypatch)
 
 
 def test_rng_checkpoints_restore_on_a_machine_with_fewer_gpus(monkeypatch, caplog):
-    """Saved on cuda:1 of a two-GPU machine, resumed on the one GPU of another, or on the CPU."""
-    calls = []
+    """Saved on cuda:1 of a two-GPU machine, resumed on the one GPU of another, on the CPU, and from the CPU onto a GPU."""
+    calls, seeds = [], []
     monkeypatch.setattr(torch.cuda, "get_rng_state", lambda device: torch.tensor([7, int(device.index)], dtype=torch.uint8))
     monkeypatch.setattr(torch.cuda, "set_rng_state", lambda state, device: calls.append((state.tolist(), str(device))))
+    monkeypatch.setattr(torch.cuda, "manual_seed", seeds.append)
     monkeypatch.setattr(training, "pick_device", lambda: torch.device("cuda:1"))
     saved = training._global_rng()
     assert saved["cuda"].tolist() == [7, 1]  # the job's own GPU only
 
     monkeypatch.setattr(training, "pick_device", lambda: torch.device("cuda:0"))
-    training._restore_global_rng(saved)
+    training._restore_global_rng(saved, step=10)
     assert calls == [([7, 1], "cuda:0")]
 
-    # Checkpoints written before the device policy hold every visible GPU's state.
+    # Checkpoints written before the device policy hold every visible GPU's state; jobs then drew on GPU 0.
     old = {"cpu": torch.get_rng_state(), "cuda": [torch.tensor([1], dtype=torch.uint8), torch.tensor([2], dtype=torch.uint8)]}
-    training._restore_global_rng(old)
-    assert calls[-1] == ([1], "cuda:0")
     monkeypatch.setattr(training, "pick_device", lambda: torch.device("cuda:3"))
-    training._restore_global_rng(old)  # no IndexError
-    assert len(calls) == 2 and "none for cuda:3" in caplog.text
+    training._restore_global_rng(old, step=10)  # no IndexError, and GPU 0's state, whichever GPU resumes
+    assert calls[-1] == ([1], "cuda:3")
 
     monkeypatch.setattr(training, "pick_device", lambda: torch.device("cpu"))
-    training._restore_global_rng(saved)
-    assert len(calls) == 2  # a GPU's state goes onto a GPU only
+    training._restore_global_rng(saved, step=10)
+    assert len(calls) == 2 and seeds == []  # a GPU's state goes onto a GPU only
+
+    begun_on_cpu = {"cpu": torch.get_rng_state()}
+    monkeypatch.setattr(training, "pick_device", lambda: torch.device("cuda:0"))
+    training._restore_global_rng(begun_on_cpu, step=10)
+    assert seeds == [torch.initial_seed() + 10] and "written on the CPU" in caplog.text
 
 
 def test_a_generator_resumed_on_another_kind_of_device_is_reseeded(caplog):
@@ -164,10 +168,11 @@ def _slots(tmp_path: Path, nvidia_smi: str | None, visible: str | None) -> str:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "nvidia-smi"
-    fake.unlink(missing_ok=True)
-    if nvidia_smi is not None:
+    if nvidia_smi is None:  # no driver: the command fails (a real nvidia-smi in /usr/bin must not answer)
+        fake.write_text("#!/bin/sh\nexit 127\n")
+    else:
         fake.write_text(f"#!/bin/sh\ncat <<'EOF'\n{nvidia_smi}\nEOF\n")
-        fake.chmod(0o755)
+    fake.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     env["PATH"] = f"{bin_dir}:/usr/bin:/bin"
     if visible is not None:
@@ -178,7 +183,7 @@ def _slots(tmp_path: Path, nvidia_smi: str | None, visible: str | None) -> str:
 
 
 def test_make_run_counts_real_gpus(tmp_path):
-    cores = str(os.cpu_count())
+    cores = subprocess.run(["nproc"], capture_output=True, text=True, check=True).stdout.strip()
     two = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-a)\nGPU 1: NVIDIA H100 80GB HBM3 (UUID: GPU-b)"
     mig = "GPU 0: NVIDIA A100-SXM4-40GB (UUID: GPU-c)\n  MIG 3g.20gb     Device  0: (UUID: MIG-d)\n  MIG 3g.20gb     Device  1: (UUID: MIG-e)"
     assert _slots(tmp_path, two, None) == "2"
@@ -189,6 +194,9 @@ def test_make_run_counts_real_gpus(tmp_path):
     assert _slots(tmp_path, two, "0,1,2") == "3"
     assert _slots(tmp_path, two, "") == cores  # no GPU visible
     assert _slots(tmp_path, two, "-1") == cores
+    assert _slots(tmp_path, two, "0,-1,1") == "1"  # CUDA stops at the first invalid entry
+    assert _slots(tmp_path, two, "GPU-a,GPU-b") == "2"  # UUIDs count too
+    assert _slots(tmp_path, two, "NoDevFiles") == cores
 
 
 def test_the_step_spy_counts_host_to_device_copies(step_spy, tmp_path):

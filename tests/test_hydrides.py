@@ -199,7 +199,7 @@ def test_killed_training_resumes_to_the_same_weights(tmp_path, device, step_spy,
     straight = torch.load(tmp_path / "straight.pt", weights_only=True)
     resumed = torch.load(tmp_path / "resumed.pt", weights_only=True)
     assert straight["epoch"] == resumed["epoch"]
-    if keep == "lowest_constraint":
+    if keep == "lowest_constraint" and device.type == "cpu":  # the learning rate was chosen on the CPU's draws
         assert straight["epoch"] < 8
     for net in ("g_ab", "g_ba"):
         for name, tensor in straight[net].items():

@@ -69,18 +69,18 @@ def _global_rng() -> dict:
     return state
 
 
-def _restore_global_rng(state: dict) -> None:
-    """Restore what `_global_rng` saved; a GPU state only onto a GPU, whatever GPUs this machine has."""
+def _restore_global_rng(state: dict, step: int) -> None:
+    """Restore what `_global_rng` saved; a GPU state onto this job's GPU, whichever and however many this machine has."""
     torch.set_rng_state(state["cpu"])
     device, saved = pick_device(), state.get("cuda")
-    if saved is None or device.type != "cuda":
+    if device.type != "cuda":
         return
-    if isinstance(saved, list | tuple):  # checkpoints before the device policy held every visible GPU's state
-        index = device.index or 0
-        if index >= len(saved):
-            log.warning("checkpoint holds RNG states of %d GPU(s), none for %s: its CUDA draws start afresh", len(saved), device)
-            return
-        saved = saved[index]
+    if saved is None:  # begun on the CPU: dropout and noise on the GPU start from a seed of their own step
+        log.warning("checkpoint was written on the CPU and this run is on %s: CUDA draws reseeded, not bit-identical to an uninterrupted run", device)
+        torch.cuda.manual_seed(torch.initial_seed() + step)
+        return
+    if isinstance(saved, list | tuple):  # before the device policy: every visible GPU's state; jobs drew on GPU 0
+        saved = saved[0]
     torch.cuda.set_rng_state(saved, device)
 
 
@@ -128,7 +128,7 @@ def load_checkpoint(path: Path, settings: dict, stateful: dict) -> dict | None:
         return None
     for name, obj in stateful.items():
         _restore(obj, saved["state"][name], saved["step"], name)
-    _restore_global_rng(saved["rng"])
+    _restore_global_rng(saved["rng"], saved["step"])
     log.info("resuming from checkpoint %s at %d", path, saved["step"])
     return saved
 

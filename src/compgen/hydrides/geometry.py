@@ -46,7 +46,10 @@ def image_ranges(lattice: torch.Tensor) -> list[int]:
 
 @functools.lru_cache(maxsize=8)
 def image_shifts(ranges: tuple[int, ...], device=None, dtype=torch.float32) -> torch.Tensor:
-    """All integer shifts within the ranges, the zero shift first; cached, so a trainer copies them to its device once."""
+    """All integer shifts within the ranges, the zero shift first; cached, so a trainer copies them to its device once.
+
+    Callers share the cached tensor: never change it in place.
+    """
     shifts = sorted(itertools.product(*(range(-r, r + 1) for r in ranges)), key=lambda s: (s != (0, 0, 0), s))
     return torch.tensor(shifts, device=device, dtype=dtype)
 
@@ -74,7 +77,7 @@ def first_neighbour_distances(
     b, n, _ = coords.shape
     # Work on the atoms only: sort each crystal's atom rows first and cut the padding.
     order = torch.argsort((~atom).to(torch.int8), dim=1, stable=True)
-    m = max_atoms or max(int(atom.sum(1).max()), 1)
+    m = min(max_atoms, n) if max_atoms else max(int(atom.sum(1).max()), 1)
     rows = order[:, :m]
     xyz = coords.gather(1, rows[..., None].expand(-1, -1, 3))
     present = atom.gather(1, rows)
