@@ -343,7 +343,7 @@ def test_tiny_study_through_snakemake_writes_every_output(tiny_run, mirror):
     assert (split.loc[split["pool"] == "B", "part"] >= 0).sum() == 150
     log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_augcyc.log").read_text()
     assert "training 3 augcyc models as one stack" in log and "augcyc x3 epoch 2/2" in log
-    assert "rule declares gpu=1; device override: auto" in log and "device: cpu (torch" in log
+    assert "rule declares gpu=1; device override: cpu" in log and "device: cpu (torch" in log  # tests set COMPGEN_DEVICE=cpu
     sweep_log = (work / "logs" / "atmo" / "CNC__NCCN" / "sweep_train.log").read_text()
     assert "training 2 augcyc models as one stack" in sweep_log and "training 1 augcyc models one after another" in sweep_log
     sweep = pd.read_csv(study / "figures" / "fraction_sweep.csv")
@@ -396,12 +396,15 @@ def test_per_fold_jobs_retrain_only_the_fold_whose_model_is_gone(tiny_run, tmp_p
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     log = (work / "logs" / "atmo" / "CNC__NCCN" / "train_cyclegan_fold1.log").read_text()
     assert "training 1 cyclegan models one after another" in log and "device: cpu" in log
-    # Alone, each model is the packed stack's model up to float rounding (the stacks' own test: 1e-5).
+    # The same model as the packed run's up to rounding (one thread here, two there). Adam turns a
+    # near-zero gradient's rounding into a full step of about lr, so two such runs stay within a few
+    # lr per epoch of each other; another seed or fold would start 0.1 away.
     for path in lost:
         packed, alone = (torch.load(w / "results/atmo/CNC__NCCN" / path, weights_only=True) for w in (local, work))
         assert packed["settings"] == alone["settings"]
+        bound = 4 * packed["settings"]["lr"] * packed["settings"]["epochs"]
         for name, tensor in packed["model"].items():
-            torch.testing.assert_close(alone["model"][name], tensor, rtol=0, atol=1e-4, msg=f"{path} {name}")
+            torch.testing.assert_close(alone["model"][name], tensor, rtol=0, atol=bound, msg=f"{path} {name}")
 
 
 def test_sweep_points_skip_the_empty_pool_and_rotate_folds():
