@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from atmo_stack import networks, sync  # bench/ is the script's own folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAINING_RULES = (
@@ -90,11 +91,6 @@ def use_device(name: str) -> None:
     policy.reset_job_device()
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 # --- the checks ------------------------------------------------------------------------------
 
 
@@ -137,14 +133,8 @@ def toy_pools(n_elements: int = 66, n_a: int = 314, n_b: int = 427, seed: int = 
 
 
 def atmo_settings(paper: bool = False, **overrides):
-    from compgen.atmo.train import TrainSettings
-    from compgen.config import defaults, paper_settings
-
-    atmo = defaults("atmo")
-    values = {**atmo["model"], "augmented": True, "seed": 0, "log_every": 10**6, "checkpoint_every": 10**6}
-    if paper:
-        values |= {**paper_settings("atmo")["model"], "width": 2 * 66}
-    return TrainSettings(**{**values, **overrides})
+    """The default or paper-size network of bench/atmo_stack.py, with `overrides`."""
+    return dataclasses.replace(networks(66)["paper" if paper else "default"], **overrides)
 
 
 def bf16_stack(check: Check, device: torch.device) -> None:

@@ -156,14 +156,16 @@ def step_spy(monkeypatch):
     copies = (torch.ops.aten._to_copy.default, torch.ops.aten.copy_.default)
 
     class HostCopies(TorchDispatchMode):
-        count = 0
+        def __init__(self):
+            super().__init__()
+            self.count = 0
 
         def __torch_dispatch__(self, func, types, args=(), kwargs=None):
             out = func(*args, **(kwargs or {}))
             if func in copies:
                 source = args[1] if func is torch.ops.aten.copy_.default else args[0]
                 if isinstance(source, torch.Tensor) and source.device.type == "cpu" and out.device.type != "cpu":
-                    HostCopies.count += 1
+                    self.count += 1
             return out
 
     spy = SimpleNamespace(generator_devices=set(), host_copies=0, steps=0)
@@ -176,10 +178,9 @@ def step_spy(monkeypatch):
             spy.steps += 1
             if spy.steps == 1:
                 return step(i)
-            HostCopies.count = 0
-            with HostCopies():
+            with HostCopies() as mode:
                 losses = step(i)
-            spy.host_copies += HostCopies.count
+            spy.host_copies += mode.count
             return losses
 
         return original(loop, counted, stateful, *args, **kwargs)

@@ -62,7 +62,7 @@ def requested(config_device: str | None = None) -> str:
 
 
 def resolve(override: str, declared_gpu: int, cuda_available: bool, n_visible: int) -> str:
-    """The device of a job: 'cpu', 'cuda' (any free GPU) or 'cuda:N'. Pure: no torch calls."""
+    """The device of a job: 'cpu', 'cuda' (any free GPU) or 'cuda:N'. Pure: asks torch nothing (only an error names its build)."""
     if override == "cpu":
         return "cpu"
     if override == "auto":
@@ -137,9 +137,8 @@ def set_job_device(declared_gpu: int = 0, config_device: str | None = None):
         chosen = f"cuda:{claim_gpu(n_visible)}"
     device = torch.device(chosen)
     if device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)  # before the first cuBLAS handle
+        make_deterministic()  # before the first cuBLAS handle, which reads CUBLAS_WORKSPACE_CONFIG
         torch.cuda.set_device(device)
-        make_deterministic()
     _job_device = device
     log.info("device: %s (asked: %s; rule declares gpu=%s)", describe(device), override, declared_gpu or 0)
     if device.type == "cpu" and declared_gpu and not available and _driver_present():

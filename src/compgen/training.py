@@ -25,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from compgen.device import pick_device  # noqa: F401 (studies take the job's device from here)
+from compgen.device import pick_device
 from compgen.io import atomic_path
 
 log = logging.getLogger(__name__)
