@@ -31,6 +31,12 @@ $(INSTALLED): pyproject.toml
 	$(VENV)/bin/python -m pip install --quiet -e '.[test]'
 	touch $@
 
+# The Materials Project client ([mp] extra): only the test suite's local API server needs it
+# (users with a key install it themselves: README, "Materials Project data").
+$(VENV)/.installed-mp: $(INSTALLED)
+	$(VENV)/bin/python -m pip install --quiet -e '.[test,mp]'
+	touch $@
+
 setup: $(INSTALLED)
 
 run: $(INSTALLED)
@@ -46,7 +52,7 @@ cluster: $(INSTALLED)
 	$(VENV)/bin/python -m pip install --quiet -e '.[slurm]'
 	profiles/slurm/testcluster/start.sh
 
-test: $(INSTALLED)
+test: $(INSTALLED) $(VENV)/.installed-mp
 	$(VENV)/bin/python -m pytest
 
 clean-venv:

@@ -18,6 +18,7 @@ include: "rules/atmo.smk"
 include: "rules/elpasolite.smk"
 include: "rules/hydrides.smk"
 include: "rules/latent.smk"
+include: "rules/mp_api.smk"
 
 
 rule all:

@@ -328,14 +328,40 @@ def hydrides_relax_minutes(n_structures):
     return runtime_minutes(n_structures, HYDRIDES_SECONDS_PER_RELAXATION)
 
 
+# --- Materials Project snapshot (opt-in: snakemake mp_extract) ------------------
+
+MP_API_MANIFEST = "results/raw/mp_api/manifest.json"
+MP_API_DATASETS = ("mp_e_form", "mp_gap", "mp_structures")
+
+
+def mp_api_dataset(name):
+    return f"results/datasets/mp_api/{name}.parquet"
+
+
 # --- latent --------------------------------------------------------------------
 
 LATENT = config["latent"]
-LATENT_DIR = "results/latent"
+# The source is part of every path of the study, so matbench and mp_api results never mix.
+LATENT_FROM_MP_API = LATENT["source"] == "mp_api"
+LATENT_NAME = "latent_mp_api" if LATENT_FROM_MP_API else "latent"
+LATENT_DIR = f"results/{LATENT_NAME}"
 LATENT_DATASETS = {
-    name: f"results/datasets/{name}.parquet"
-    for name in ("mp_e_form", "mp_gap", "perovskites")
-}
+    name: (
+        mp_api_dataset(name)
+        if LATENT_FROM_MP_API
+        else f"results/datasets/{name}.parquet"
+    )
+    for name in ("mp_e_form", "mp_gap")
+} | {"perovskites": "results/datasets/perovskites.parquet"}
+if LATENT_FROM_MP_API:
+    LATENT_DATASETS["mp_structures"] = mp_api_dataset("mp_structures")
+# The patterns the XRD VAE learns from: the perovskites', or with mp_api the MP structures' (the SI's).
+LATENT_XRD_TRAINING = (
+    f"{LATENT_DIR}/{'xrd_mp' if LATENT_FROM_MP_API else 'xrd'}.parquet"
+)
+LATENT_TASKS = LATENT["properties"]["tasks"] + (
+    ["mp_formation_energy_si"] if LATENT_FROM_MP_API else []
+)
 # Measured on one thread each (the study's benchmarks/latent): an XRD VAE epoch over 6,058
 # patterns takes 70 s, a composition VAE epoch over 85,600 formulas 1.2 s; the mean seconds of a proposal over the 7,572-material pool in
 # 8 principal components, over runs of 100 evaluations (the study's benchmarks/latent/search).
@@ -352,7 +378,23 @@ LATENT_SECONDS_PER_EVALUATION = {
 def latent_vae_inputs(wildcards):
     if wildcards.vae == "composition":
         return {name: LATENT_DATASETS[name] for name in ("mp_e_form", "mp_gap")}
-    return {"xrd": f"{LATENT_DIR}/xrd.parquet"}
+    return {"xrd": LATENT_XRD_TRAINING}
+
+
+def latent_encode_outputs():
+    outputs = {
+        "mp": f"{LATENT_DIR}/mp_latents.parquet",
+        "perovskites": f"{LATENT_DIR}/perovskite_latents.parquet",
+    }
+    if LATENT_FROM_MP_API:
+        outputs["mp_structures"] = f"{LATENT_DIR}/mp_structure_latents.parquet"
+    return outputs
+
+
+def latent_latents():
+    """The latents a property model may read, named as the study reads them."""
+    outputs = latent_encode_outputs()
+    return {f"{key.removesuffix('s')}_latents": path for key, path in outputs.items()}
 
 
 def latent_vae_minutes(wildcards):
@@ -422,7 +464,7 @@ def latent_property_files(kind):
         LATENT_PROPERTY.format(task=task, features=features): (
             f"{LATENT_DIR}/properties/{task}_{features}{suffix}"
         )
-        for task in LATENT["properties"]["tasks"]
+        for task in LATENT_TASKS
         for features in LATENT["properties"]["features"]
     }
 
@@ -439,7 +481,12 @@ def latent_search_files(wildcards):
 
 # Every latent job needs the data selection and splits; beyond that each gets only the
 # sections it reads, so changing, say, the search budget reruns the searches alone.
-LATENT_SPLIT_KEYS = ("split_seed", "subsample", "composition_holdout", "xrd_holdout")
+LATENT_SPLIT_KEYS = (
+    "split_seed",
+    "subsample",
+    "composition_holdout",
+    "xrd_holdout",
+) + (("source", "mp_structures") if LATENT_FROM_MP_API else ())
 
 
 def latent_params(*sections):

@@ -1,7 +1,8 @@
 # The latent study (Korolev et al., SI): composition and XRD VAEs, property models on
 # the joint latent space, and a race of search strategies answered by real perovskites.
 
-LATENT_LOGS = "logs/latent"
+LATENT_LOGS = f"logs/{LATENT_NAME}"
+LATENT_BENCHMARKS = f"benchmarks/{LATENT_NAME}"
 
 
 rule latent_xrd:
@@ -12,7 +13,7 @@ rule latent_xrd:
     log:
         f"{LATENT_LOGS}/xrd.log",
     benchmark:
-        "benchmarks/latent/xrd.tsv"
+        f"{LATENT_BENCHMARKS}/xrd.tsv"
     priority: 10
     conda:
         "../envs/torch.yaml"
@@ -25,6 +26,32 @@ rule latent_xrd:
         cfg=latent_params("xrd"),
     script:
         "../scripts/latent_xrd.py"
+
+
+# Source mp_api: the MP structures' patterns, which the XRD VAE learns from as in the SI.
+rule latent_xrd_mp:
+    input:
+        mp_api_dataset("mp_structures"),
+    output:
+        f"{LATENT_DIR}/xrd_mp.parquet",
+    log:
+        f"{LATENT_LOGS}/xrd_mp.log",
+    benchmark:
+        f"{LATENT_BENCHMARKS}/xrd_mp.tsv"
+    priority: 10
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=6000,
+        # 27 patterns per second per core at 40 sites (bench/xrd_rate.py), three times over
+        runtime=lambda wildcards: runtime_minutes(
+            LATENT["mp_structures"] or 160000, 1 / 27
+        ),
+    params:
+        cfg=latent_params("xrd"),
+    script:
+        "../scripts/latent_xrd_mp.py"
 
 
 rule latent_vae:
@@ -43,7 +70,7 @@ rule latent_vae:
     log:
         f"{LATENT_LOGS}/{{vae}}_vae.log",
     benchmark:
-        "benchmarks/latent/{vae}_vae.tsv"
+        f"{LATENT_BENCHMARKS}/{{vae}}_vae.tsv"
     priority: 10
     conda:
         "../envs/torch.yaml"
@@ -63,12 +90,12 @@ rule latent_vae:
 rule latent_encode:
     input:
         **LATENT_DATASETS,
+        **({"xrd_mp": LATENT_XRD_TRAINING} if LATENT_FROM_MP_API else {}),
         xrd=f"{LATENT_DIR}/xrd.parquet",
         composition_vae=f"{LATENT_DIR}/models/composition_vae.pt",
         xrd_vae=f"{LATENT_DIR}/models/xrd_vae.pt",
     output:
-        mp=f"{LATENT_DIR}/mp_latents.parquet",
-        perovskites=f"{LATENT_DIR}/perovskite_latents.parquet",
+        **latent_encode_outputs(),
     log:
         f"{LATENT_LOGS}/encode.log",
     conda:
@@ -85,15 +112,14 @@ rule latent_encode:
 rule latent_property:
     input:
         **LATENT_DATASETS,
-        mp_latents=f"{LATENT_DIR}/mp_latents.parquet",
-        perovskite_latents=f"{LATENT_DIR}/perovskite_latents.parquet",
+        **latent_latents(),
     output:
         predictions=f"{LATENT_DIR}/properties/{{task}}_{{features}}.parquet",
         folds=f"{LATENT_DIR}/properties/{{task}}_{{features}}_folds.csv",
     log:
         f"{LATENT_LOGS}/properties/{{task}}_{{features}}.log",
     benchmark:
-        "benchmarks/latent/properties/{task}_{features}.tsv"
+        f"{LATENT_BENCHMARKS}/properties/{{task}}_{{features}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2
@@ -143,6 +169,8 @@ rule latent_properties:
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        cfg=latent_params(),
     script:
         "../scripts/latent_properties.py"
 
@@ -155,7 +183,7 @@ rule latent_search:
     log:
         f"{LATENT_LOGS}/search/{{search_target}}_{{strategy}}.log",
     benchmark:
-        "benchmarks/latent/search/{search_target}_{strategy}.tsv"
+        f"{LATENT_BENCHMARKS}/search/{{search_target}}_{{strategy}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -174,7 +202,7 @@ rule latent_test_function:
     log:
         f"{LATENT_LOGS}/test_functions/{{function}}.log",
     benchmark:
-        "benchmarks/latent/test_functions/{function}.tsv"
+        f"{LATENT_BENCHMARKS}/test_functions/{{function}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 1
@@ -252,7 +280,7 @@ rule latent_search_summary:
 
 rule latent_figures:
     input:
-        xrd=f"{LATENT_DIR}/xrd.parquet",
+        xrd=LATENT_XRD_TRAINING,
         mp_latents=f"{LATENT_DIR}/mp_latents.parquet",
         perovskite_latents=f"{LATENT_DIR}/perovskite_latents.parquet",
         composition_vae=f"{LATENT_DIR}/models/composition_vae.pt",
@@ -327,7 +355,7 @@ rule latent_tune_vae:
     log:
         f"{LATENT_LOGS}/tuning/{{vae}}.log",
     benchmark:
-        "benchmarks/latent/tuning/{vae}.tsv"
+        f"{LATENT_BENCHMARKS}/tuning/{{vae}}.tsv"
     conda:
         "../envs/torch.yaml"
     threads: 2

@@ -6,4 +6,4 @@ with job(snakemake):
     inputs = dict(snakemake.input.items())
     predictions = {name.removeprefix("predictions_"): path for name, path in inputs.items() if name.startswith("predictions_")}
     folds = {name: path for name, path in inputs.items() if not name.startswith("predictions_")}
-    properties_summary_job(keyed_inputs(folds, LATENT_PROPERTY), keyed_inputs(predictions, LATENT_PROPERTY), snakemake.output)
+    properties_summary_job(keyed_inputs(folds, LATENT_PROPERTY), keyed_inputs(predictions, LATENT_PROPERTY), snakemake.params.cfg, snakemake.output)

@@ -163,7 +163,7 @@ def hydrides_step2_job(variant: str) -> str:
 
 
 LATENT_VAES = ("composition", "xrd")
-LATENT_TASKS = ("mp_formation_energy", "mp_metal", "perovskite_heat", "perovskite_gap")  # compgen.latent.properties.TASKS
+LATENT_TASKS = ("mp_formation_energy", "mp_formation_energy_si", "mp_metal", "perovskite_heat", "perovskite_gap")  # compgen.latent.properties.TASKS
 LATENT_FEATURES = ("latent", "magpie", "fractions", "element_set")
 LATENT_STRATEGIES = ("tpe", "gp", "rf", "random_box", "random_choice")
 LATENT_TEST_FUNCTIONS = ("branin", "six_hump_camel", "rastrigin")

@@ -18,20 +18,31 @@ from compgen.latent.xrd import XRDSettings, patterns
 
 log = logging.getLogger(__name__)
 
-XRD_SCHEMA = pa.schema(
-    [
-        pa.field("material_id", pa.int64(), nullable=False),
-        pa.field("crystal_system", pa.string(), nullable=False),
-        pa.field("spacegroup", pa.int16(), nullable=False),
-        pa.field("pattern", pa.list_(pa.float32()), nullable=False),
-    ]
-)
+
+def xrd_schema(material_id: pa.DataType) -> pa.Schema:
+    """Patterns keyed by the dataset's material id (an integer for perov_5, 'mp-149' for the Materials Project)."""
+    return pa.schema(
+        [
+            pa.field("material_id", material_id, nullable=False),
+            pa.field("crystal_system", pa.string(), nullable=False),
+            pa.field("spacegroup", pa.int16(), nullable=False),
+            pa.field("pattern", pa.list_(pa.float32()), nullable=False),
+        ]
+    )
+
+
+XRD_SCHEMA = xrd_schema(pa.int64())
+
+
+def source(cfg: dict) -> str:
+    """Where the study's MP tables come from: 'matbench' or 'mp_api' (the snapshot of `snakemake mp_extract`)."""
+    return cfg.get("source", "matbench")
 
 
 def read_dataset(path, name: str, cfg: dict) -> pd.DataFrame:
-    """A dataset of the study; a seeded subsample of its rows when `latent.subsample.<name>` is set (quick trial runs)."""
+    """A dataset of the study; a seeded subsample of its rows when `latent.subsample.<name>` (or, for MP structures, `latent.mp_structures`) is set."""
     table = read_table(path)
-    limit = cfg["subsample"].get(name)
+    limit = cfg.get("mp_structures") if name == "mp_structures" else cfg["subsample"].get(name)
     if limit is not None and limit < len(table):
         log.info("%s: a subsample of %d of %d rows (latent.subsample)", name, limit, len(table))
         table = table.sample(n=limit, random_state=cfg["split_seed"]).sort_index().reset_index(drop=True)
@@ -42,11 +53,12 @@ def _vectors(column: pd.Series) -> np.ndarray:
     return np.stack(column.to_numpy()).astype(np.float32)
 
 
-def xrd_job(perovskites_path, cfg: dict, output, threads: int) -> None:
-    perovskites = read_dataset(perovskites_path, "perovskites", cfg)
-    table = patterns(perovskites, XRDSettings(**cfg["xrd"]), workers=threads)
+def xrd_job(structures_path, cfg: dict, output, threads: int, dataset: str = "perovskites") -> None:
+    """The XRD patterns of a structure dataset: the perovskites, or (source mp_api) the MP structures the XRD VAE learns from."""
+    structures = read_dataset(structures_path, dataset, cfg)
+    table = patterns(structures, XRDSettings(**cfg["xrd"]), workers=threads)
     log.info("crystal systems: %s", table["crystal_system"].value_counts().to_dict())
-    write_table(table, output, XRD_SCHEMA)
+    write_table(table, output, xrd_schema(pa.string() if dataset == "mp_structures" else pa.int64()))
 
 
 # --- the two VAEs ------------------------------------------------------------------
@@ -59,8 +71,13 @@ def mp_formulas(inputs: dict, cfg: dict) -> pd.DataFrame:
 
 
 def xrd_holdout(xrd: pd.DataFrame, cfg: dict) -> np.ndarray:
-    """Which perovskites the XRD VAE never sees."""
+    """Which structures of the XRD VAE's dataset it never sees (perovskites; MP structures with source mp_api)."""
     return material_split(xrd["material_id"].to_numpy(), cfg["xrd_holdout"], cfg["split_seed"])
+
+
+def perovskite_xrd_holdout(xrd: pd.DataFrame, cfg: dict) -> np.ndarray:
+    """Which perovskites the XRD VAE never saw: with source mp_api it learnt from MP structures only, so none."""
+    return xrd_holdout(xrd, cfg) if source(cfg) == "matbench" else np.ones(len(xrd), dtype=bool)
 
 
 def vae_data(vae: str, inputs: dict, cfg: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -109,18 +126,28 @@ def vae_job(vae: str, inputs: dict, cfg: dict, outputs, threads: int, stop_after
 
 
 def encode_job(inputs: dict, cfg: dict, outputs) -> None:
-    """Composition latents of every MP formula; composition + XRD latents of every perovskite."""
+    """Composition latents of every MP formula; composition + XRD latents of every perovskite and (source mp_api) of the MP structures."""
     from compgen.latent.train import encode, load_vae
 
     composition_vae, xrd_vae = load_vae(inputs["composition_vae"]), load_vae(inputs["xrd_vae"])
     split = mp_formulas(inputs, cfg)
     z = encode(composition_vae, fraction_matrix(split["formula"]))
     write_table(split.assign(z=list(z)), outputs.mp, MP_LATENT_SCHEMA)
+    if source(cfg) == "mp_api":
+        structures = read_dataset(inputs["mp_structures"], "mp_structures", cfg)
+        xrd = read_table(inputs["xrd_mp"]).set_index("material_id").loc[structures["material_id"]].reset_index()
+        table = pd.DataFrame(
+            {"material_id": structures["material_id"], "formula": structures["formula"], "e_form": structures["e_form"],
+             "crystal_system": xrd["crystal_system"], "xrd_holdout": xrd_holdout(xrd, cfg),
+             "z_composition": list(encode(composition_vae, fraction_matrix(structures["formula"]))), "z_xrd": list(encode(xrd_vae, _vectors(xrd["pattern"])))}
+        )  # fmt: skip
+        log.info("MP structures: %d encoded, %d of them never seen by the XRD VAE", len(table), table["xrd_holdout"].sum())
+        write_table(table, outputs.mp_structures, MP_STRUCTURE_LATENT_SCHEMA)
     perovskites = read_dataset(inputs["perovskites"], "perovskites", cfg)
     xrd = read_table(inputs["xrd"]).set_index("material_id").loc[perovskites["material_id"]].reset_index()
     z_composition = encode(composition_vae, fraction_matrix(perovskites["formula"]))
     z_xrd = encode(xrd_vae, _vectors(xrd["pattern"]))
-    holdout = xrd_holdout(xrd, cfg)
+    holdout = perovskite_xrd_holdout(xrd, cfg)
     table = pd.DataFrame(
         {"material_id": perovskites["material_id"], "formula": perovskites["formula"], "heat_ref": perovskites["heat_ref"],
          "ind_gap": perovskites["ind_gap"], "dir_gap": perovskites["dir_gap"], "crystal_system": xrd["crystal_system"], "xrd_holdout": holdout,
@@ -146,10 +173,22 @@ PEROVSKITE_LATENT_SCHEMA = pa.schema(
     ]
 )
 
+MP_STRUCTURE_LATENT_SCHEMA = pa.schema(
+    [
+        pa.field("material_id", pa.string(), nullable=False),
+        pa.field("formula", pa.string(), nullable=False),
+        pa.field("e_form", pa.float64(), nullable=False),
+        pa.field("crystal_system", pa.string(), nullable=False),
+        pa.field("xrd_holdout", pa.bool_(), nullable=False),
+        pa.field("z_composition", pa.list_(pa.float32()), nullable=False),
+        pa.field("z_xrd", pa.list_(pa.float32()), nullable=False),
+    ]
+)
 
-def joint_latent(perovskites: pd.DataFrame) -> np.ndarray:
-    """Composition latent and XRD latent side by side (24 + 64 = 88 numbers per perovskite)."""
-    return np.hstack([_vectors(perovskites["z_composition"]), _vectors(perovskites["z_xrd"])])
+
+def joint_latent(structures: pd.DataFrame) -> np.ndarray:
+    """Composition latent and XRD latent side by side (24 + 64 = 88 numbers per structure)."""
+    return np.hstack([_vectors(structures["z_composition"]), _vectors(structures["z_xrd"])])
 
 
 # --- property models -----------------------------------------------------------------
@@ -158,8 +197,8 @@ def joint_latent(perovskites: pd.DataFrame) -> np.ndarray:
 def property_rows(task_name: str, inputs: dict, cfg: dict) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     """(rows with formula and target, latent features, composition fractions) of one task."""
     task = TASKS[task_name]
-    if task.dataset == "perovskites":
-        rows = read_table(inputs["perovskite_latents"])
+    if task.latent == "joint":
+        rows = read_table(inputs["mp_structure_latents" if task.dataset == "mp_structures" else "perovskite_latents"])
         return rows[["material_id", "formula", task.target]].rename(columns={task.target: "y"}), joint_latent(rows), fraction_matrix(rows["formula"])
     rows = read_dataset(inputs[task.dataset], task.dataset, cfg)
     latents = read_table(inputs["mp_latents"]).set_index("formula")["z"]
@@ -191,8 +230,8 @@ def property_job(task_name: str, features: str, inputs: dict, cfg: dict, outputs
     write_csv(scores.assign(task=task_name, features=features), outputs.folds)
 
 
-def properties_summary_job(fold_files: dict, prediction_files: dict, outputs) -> None:
-    """The property-model table beside the SI's numbers, parity plots (S6) and ROC curves (S7)."""
+def properties_summary_job(fold_files: dict, prediction_files: dict, cfg: dict, outputs) -> None:
+    """The property-model table beside the SI's numbers, parity plots (S6) and ROC curves (S7); `protocol` says what each row's model read."""
     rows = []
     for (task_name, features), path in fold_files.items():
         folds = pd.read_csv(path)
@@ -200,7 +239,8 @@ def properties_summary_job(fold_files: dict, prediction_files: dict, outputs) ->
         for metric in [c for c in folds.columns if c not in ("fold", "n_test", "task", "features")]:
             rows.append({"task": task_name, "label": task.label, "features": features, "n": int(folds["n_test"].sum()), "metric": metric,
                          "mean": folds[metric].mean(), "sd": folds[metric].std(ddof=1), "si": task.paper.get(metric, np.nan),
-                         "si_protocol": task.paper_protocol if metric in task.paper else ""})  # fmt: skip
+                         "si_protocol": task.paper_protocol.format(source=source(cfg)) if metric in task.paper else "",
+                         "protocol": task.protocol(source(cfg), features)})  # fmt: skip
     write_csv(pd.DataFrame(rows), outputs.table)
     # the figures keep the SI's form, latent beside Magpie; the references are in the table
     predictions = {key: read_table(path) for key, path in prediction_files.items() if key[1] in ("latent", "magpie")}
@@ -343,7 +383,7 @@ def figures_job(inputs: dict, cfg: dict, outputs) -> None:
     plots.xrd_embedding(perovskites, e["points"], e["perplexity"], e["seed"], outputs.xrd_png, outputs.xrd_csv)
     xrd_model, composition_model = load_vae(inputs["xrd_vae"]), load_vae(inputs["composition_vae"])
     xrd = read_table(inputs["xrd"])
-    held = xrd[xrd_holdout(xrd, cfg)].head(e["examples"])
+    held = xrd[xrd_holdout(xrd, cfg)].head(e["examples"])  # of the XRD VAE's own dataset: perovskites, or MP structures
     patterns_true = _vectors(held["pattern"])
     plots.xrd_examples(patterns_true, reconstruct(xrd_model, patterns_true), XRDSettings(**cfg["xrd"]).grid, held["material_id"].tolist(),
                        outputs.xrd_examples_png, outputs.xrd_examples_csv)  # fmt: skip
