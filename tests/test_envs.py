@@ -32,10 +32,11 @@ JOB_RULES = sorted(name for name, (_, body, _) in RULES.items() if "script:" in 
 ENV_FILES = sorted({(smk.parent / env).resolve() for smk, _, env in RULES.values() if env})
 
 
-def _pyproject_pins() -> dict[str, str]:
+def _pyproject_pins(extras: tuple[str, ...] = ()) -> dict[str, str]:
+    """Package -> version of pyproject's dependencies and of the named extras; every one an exact pin."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     pins = {}
-    for line in project["dependencies"]:
+    for line in project["dependencies"] + [line for extra in extras for line in project["optional-dependencies"][extra]]:
         requirement = Requirement(line)
         (spec,) = requirement.specifier
         assert spec.operator == "==", f"pyproject pins {line!r} loosely"
@@ -59,7 +60,7 @@ def test_every_job_rule_has_an_existing_env_file_and_a_log(rule):
 def test_env_file_is_pinned_and_agrees_with_pyproject(env_file):
     env = yaml.safe_load(env_file.read_text())
     assert env["channels"][-1] == "nodefaults" and "defaults" not in env["channels"]
-    pins = _pyproject_pins()
+    pins = _pyproject_pins(extras=("mp",))
     requires_python = SpecifierSet(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"])
     dependencies = []
     for dependency in env["dependencies"]:
@@ -78,6 +79,13 @@ def test_env_file_is_pinned_and_agrees_with_pyproject(env_file):
         pypi_name = CONDA_TO_PYPI.get(name, name)
         if pypi_name in pins:
             assert version == pins[pypi_name], f"{env_file.name}: {name} {version} but pyproject pins {pins[pypi_name]}"
+
+
+def test_the_materials_project_env_carries_the_clients_pin():
+    env = yaml.safe_load((ROOT / "envs" / "mp.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert f"mp-api=={_pyproject_pins(extras=('mp',))['mp-api']}" in pip
+    assert RULES["mp_extract"][2] == "../envs/mp.yaml" and RULES["mp_api_dataset"][2] == "../envs/mp.yaml"
 
 
 def test_installed_versions_are_the_pinned_ones():

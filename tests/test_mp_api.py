@@ -189,6 +189,9 @@ def test_tiny_latent_study_from_the_served_snapshot_writes_every_output(tmp_path
         shutil.copytree(work / kept, mp_work / kept)
     config = copy.deepcopy(tiny)
     config["latent"] |= {"source": "mp_api", "mp_structures": 300}
+    # the race and the reference features run the same code as the tiny run's: two of each keep this run short
+    config["latent"]["search"]["strategies"] = ["tpe", "random_choice"]
+    config["latent"]["properties"]["features"] = ["latent", "magpie"]
     with MaterialsProjectServer(served) as server:
         config["mp_api"] = {"endpoint": server.endpoint, "page_size": 150, "backoff_seconds": 0.01}
         result = run_workflow(mp_work, ["latent"], config, mirror)
@@ -211,6 +214,7 @@ def test_tiny_latent_study_from_the_served_snapshot_writes_every_output(tmp_path
     assert si.loc["r2", "protocol"] == "MP structures of the mp_api snapshot; concatenated composition + XRD latents (the SI)"
     metal = models[(models["task"] == "mp_metal") & (models["features"] == "latent")]
     assert metal["protocol"].eq("MP formulas (mp_api snapshot); composition latent only").all()
+    assert len(pd.read_csv(out / "search_summary.csv")) == 2 * 2  # targets x strategies
     for name in ["parity", "roc", "best_so_far", "xrd_tsne", "xrd_reconstructions", "vae_losses"]:
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000, name
     assert (mp_work / "logs" / "latent_mp_api" / "xrd_mp.log").exists()
