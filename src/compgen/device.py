@@ -1,6 +1,6 @@
 """Which device a job computes on, and the settings that go with it.
 
-The policy (README, "GPUs"): the device is a function of an explicit override,
+The policy (docs/gpu.md): the device is a function of an explicit override,
 the `gpu` resource the job's rule declares, and what torch can see.
 
 - The override is `COMPGEN_DEVICE` in the environment, else the config's
@@ -106,7 +106,7 @@ def claim_gpu(n_visible: int) -> int:
 
 
 def make_deterministic() -> None:
-    """Deterministic CUDA kernels; an operation without one warns in the job's log (README names them)."""
+    """Deterministic CUDA kernels; an operation without one warns in the job's log (docs/gpu.md names them)."""
     import torch
 
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_WORKSPACE)
@@ -142,7 +142,7 @@ def set_job_device(declared_gpu: int = 0, config_device: str | None = None):
     _job_device = device
     log.info("device: %s (asked: %s; rule declares gpu=%s)", describe(device), override, declared_gpu or 0)
     if device.type == "cpu" and declared_gpu and not available and _driver_present():
-        log.warning("this machine has an NVIDIA driver but torch %s is a CPU build: the GPU goes unused (README, GPUs)", torch.__version__)
+        log.warning("this machine has an NVIDIA driver but torch %s is a CPU build: the GPU goes unused (docs/gpu.md)", torch.__version__)
     return device
 
 
