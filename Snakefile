@@ -19,11 +19,13 @@ include: "rules/elpasolite.smk"
 include: "rules/hydrides.smk"
 include: "rules/latent.smk"
 include: "rules/mp_api.smk"
+include: "rules/scorecard.smk"
 
 
 rule all:
     default_target: True
     input:
+        rules.scorecard.output,
         rules.datasets.input,
         rules.atmo.input,
         rules.elpasolite.input,

@@ -495,3 +495,22 @@ def latent_params(*sections):
 
 def latent_vae_params(wildcards):
     return latent_params(f"{wildcards.vae}_vae")
+
+
+# --- scorecard -----------------------------------------------------------------
+
+RESOURCES_DIR = str(Path(workflow.basedir) / "resources")
+
+
+def scorecard_inputs():
+    """Every result file a declared scorecard row reads."""
+    from compgen.scorecard import declared, result_path, rows
+
+    placeholders = {"pair": atmo_pair()}
+    return sorted(
+        {
+            str(result_path(row, "results", placeholders))
+            for row in rows(RESOURCES_DIR)
+            if declared(row, config)
+        }
+    )

@@ -141,7 +141,7 @@ def test_report_of_the_tiny_run_holds_every_figure_and_table_of_every_study(tiny
     html = (work / "report.html").read_text()
     written = [p.relative_to(work).as_posix() for p in (work / "results").rglob("*") if p.is_file()]
     items = [path for _, path, _, wrapped in declared_outputs() if wrapped]
-    assert len(items) == 43
+    assert len(items) == 45
     in_report = 0
     for item in items:
         # {ATMO_DIR}, {dataset}, {{vae}}: whatever the tiny run put there
@@ -153,6 +153,11 @@ def test_report_of_the_tiny_run_holds_every_figure_and_table_of_every_study(tiny
         in_report += len(files)
     assert in_report >= 50  # six dataset figures and two VAE tables among them
     assert "compgen: generative models of chemical compositions" in html  # the front page
+    # the scorecard is the front page's first table: a row per declared paper headline, before the studies' paragraphs
+    front = pd.read_csv(work / "results" / "scorecard_front.csv", keep_default_na=False)
+    assert "Reproduction scorecard" in html and html.index("Reproduction scorecard") < html.index("Studies (categories on the left)")
+    for measure in front["measure"].head(3):
+        assert measure.split(" — ")[0].replace("'", "&#x27;").replace("&", "&amp;")[:30] in html or measure[:20] in html, measure
     assert "1,601-point Cu K-alpha" in html and "100 element fractions" in html  # both VAEs' captions, chosen by wildcard
     # the papers' numbers beside ours, one caption of each study
     for number in ["MAE 0.19, RMSE 0.29", "0.0147", "87 / 58 / 54%", "CrystalGAN 4, with the constraint 9"]:
@@ -175,3 +180,55 @@ def test_progress_lines_give_count_rate_and_eta_and_count_only_this_runs_work(ca
         "relaxations 5/10 first  (0.50 relaxations/s, ETA 0:00:10)",
         "relaxations 8/10 more  (1.00 relaxations/s, ETA 0:00:02)",
     ]
+
+
+def test_the_readme_is_short_and_points_at_a_page_per_study():
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 200
+    for page in ["docs/atmo.md", "docs/elpasolite.md", "docs/hydrides.md", "docs/latent.md", "docs/datasets.md", "docs/cluster.md", "docs/gpu.md"]:
+        assert f"]({page}" in readme and (ROOT / page).is_file(), page
+    for words in ["make run", "make test", "COMPGEN_DATA_MIRROR", "--profile profiles/slurm", "make report", "## Layout"]:
+        assert words in readme, words
+
+
+def documented_commands() -> list[list[str]]:
+    """The arguments of every `snakemake` command in the README and docs/*.md, comments and shell continuations removed."""
+    import shlex
+
+    commands = []
+    for page in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for line in page.read_text().splitlines():
+            found = re.search(r"(?:\.venv/bin/)?\bsnakemake ((?:[^`#|)\n])+)", line)
+            if found and not line.lstrip().startswith("#"):
+                commands.append(shlex.split(found.group(1).strip().rstrip("\\")))
+    return commands
+
+
+def test_every_documented_snakemake_command_plans(tmp_path, default_config):
+    """`snakemake -n` on the targets and config each documented command names: a renamed rule or key fails here."""
+    groups: dict[tuple, set] = {}
+    for args in documented_commands():
+        targets, options, skip = [], [], False
+        words = iter(args)
+        for word in words:
+            if word in ("--cores", "--resources", "-j", "--forcerun"):
+                next(words, None)
+            elif word == "--until":
+                options += [word, next(words)]  # a rule name: Snakemake refuses one it does not know
+            elif word in ("--config", "--configfile"):
+                value = next(words)
+                skip |= word == "--configfile" and not (ROOT / value).exists()  # a file the page asks the reader to write
+                options += [word, value]
+            elif word in ("--profile", "--report", "-n", "--dry-run") or word.startswith("--"):
+                skip |= word in ("--profile", "--report")  # a cluster, or a finished run: not planned here
+                if word in ("--profile", "--report"):
+                    next(words, None)
+            else:
+                targets.append(word)
+        if not skip:
+            groups.setdefault(tuple(options), set()).update(targets)
+    assert len(documented_commands()) >= 20 and {"datasets", "atmo", "mp_extract"} <= set().union(*groups.values())
+    for options, targets in groups.items():
+        extra = [o if not o.endswith(".yaml") else str(ROOT / o) for o in options]
+        result = run_workflow(tmp_path / f"plan{len(options)}", sorted(targets), default_config, None, "-n", *extra)
+        assert result.returncode == 0, f"{options} {sorted(targets)}: {result.stdout[-1500:]}{result.stderr[-1500:]}"

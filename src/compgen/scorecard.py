@@ -160,7 +160,7 @@ def against_baseline(ours: Measured, baseline: Measured, better: str, label: str
                 return f"{'better' if ahead else 'worse'} than {label} (paired t, p = {p:.2g}, {len(shared)} seeds)"
             return f"no difference from {label} shown (paired t, p = {p:.2g}, {len(shared)} seeds)"
     ahead = (ours.mean < baseline.mean) == (better == "lower")
-    return f"{'above' if ahead else 'below'} {label} by the means (no seeds to pair: not a tested claim)"
+    return f"{'ahead of' if ahead else 'behind'} {label} by the means (no seeds to pair: not a tested claim)"
 
 
 def score(row: dict, results: Path, placeholders: dict) -> dict:
@@ -206,27 +206,46 @@ def scorecard(resources: Path, results: Path, placeholders: dict, config: dict) 
 
 
 def _number(value, sd=None) -> str:
-    """3 decimals below 10 (4 below 0.01, for the atmo Δ), 1 above; `sd` after a ±."""
+    """Three significant digits (none after the point from 100 up); `sd` after a ±, to the same digits."""
     if value == "" or value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     value = float(value)
-    digits = 1 if abs(value) >= 10 else 3 if abs(value) >= 0.01 or value == 0 else 4
+    digits = 3 if value == 0 else max(0, 2 - math.floor(math.log10(abs(value))))
     return f"{value:.{digits}f}" + ("" if sd is None else f" ± {float(sd):.{digits}f}")
 
 
+def _against(text: str, label: str) -> str:
+    """The front page's few words for a comparison with a baseline (the full sentence is in scorecard.csv)."""
+    test = text[text.index("(") :] if "(paired t" in text else ""
+    test = test.replace("(paired t, ", "(")
+    if text.startswith("better"):
+        return f"ours better {test}"
+    if text.startswith("worse"):
+        return f"{label} better {test}"
+    if text.startswith("no difference"):
+        return f"no difference shown {test}"
+    return f"ours {'ahead' if text.startswith('ahead') else 'behind'}, untested (one seed)"
+
+
 def front_table(card: pd.DataFrame) -> pd.DataFrame:
-    """The scorecard as the report's front page shows it: paper beside ours, the verdict, the best baseline."""
+    """The scorecard as the report's front page shows it: paper beside ours, the verdict, the best baseline and how ours compares."""
+    ours = [
+        f"{_number(m, None if spread.startswith(('one seed', 'deterministic')) else s)} ({n}{' seed' if n == 1 else ' seeds'}"
+        f"{', sd over folds' if spread.startswith('folds') else ''})"
+        for m, s, n, spread in zip(card["ours_mean"], card["ours_sd"], card["n_seeds"], card["spread"], strict=True)
+    ]
+    baseline = [
+        f"{b} {_number(m)}: {_against(text, b)}" if isinstance(b, str) and b else ""
+        for b, m, text in zip(card["best_baseline"], card["baseline_mean"], card["vs_baseline"], strict=True)
+    ]
     return pd.DataFrame(
         {
             "study": card["study"],
             "measure": card["measure"] + " — " + card["where"],
-            "paper": [_number(v) for v in card["paper_value"]],
-            "ours (mean ± sd, seeds)": [
-                f"{_number(m, None if spread.startswith(('one seed', 'deterministic')) else s)} ({n}{', sd over folds' if spread.startswith('folds') else ''})"
-                for m, s, n, spread in zip(card["ours_mean"], card["ours_sd"], card["n_seeds"], card["spread"], strict=True)
-            ],
+            "paper": [str(v) if v != "" else "" for v in card["paper_value"]],
+            "ours (mean ± sd)": ours,
             "verdict": [v + ("" if c in ("yes", "") else " (not comparable)") for v, c in zip(card["verdict"], card["comparable"], strict=True)],
-            "best non-learned baseline": [f"{b} {_number(m)}" if b else "" for b, m in zip(card["best_baseline"], card["baseline_mean"], strict=True)],
+            "best non-learned baseline": baseline,
         }
     )
 
