@@ -12,6 +12,7 @@ rule scorecard:
             category="0. scorecard",
         ),
         front="results/scorecard_front.csv",
+        summary="results/scorecard_summary.csv",
         beyond=report(
             "results/scorecard_beyond.csv",
             caption="../report/scorecard/beyond.rst",

@@ -89,6 +89,8 @@ def _now() -> str:
 # end-to-end tests (the oracle-labelled space, the relaxed references, the dimensionality classifiers).
 # Every other job of every study is submitted.
 REUSED_RULES = {"fetch", "dataset", "dataset_figure", "dataset_summary", "elpasolite_space", "hydrides_relax_known", "atmo_dimension"}
+# Jobs that run on the submitting machine (localrule): planned, never in sacct.
+LOCAL_RULES = {"scorecard"}
 
 
 def outputs_of(work, rules) -> list[str]:
@@ -120,6 +122,8 @@ def test_every_tiny_study_through_the_slurm_profile(cluster, tiny_run, tmp_path,
     dry = run_workflow(work, ["all"], config, mirror, "--profile", str(profile), "--dry-run", timeout=TIMEOUT)
     assert dry.returncode == 0, dry.stdout[-3000:] + dry.stderr[-3000:]
     planned = planned_jobs(dry.stdout)
+    assert planned["scorecard"] == 1
+    planned -= Counter(dict.fromkeys(LOCAL_RULES, 10**6))
     # the atmo layout of the tiny config: packed, one job per network and one for the sweep; else per fold and per point
     atmo = settings.effective(config, "atmo")
     packed = atmo["pack"]

@@ -250,9 +250,33 @@ def front_table(card: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def summary_table(card: pd.DataFrame) -> pd.DataFrame:
+    """One line per study for the report's front page: how many paper numbers, the verdicts, and where a baseline wins by test."""
+    paper = card[card["section"] == "paper"]
+    lines = []
+    for study, rows in paper.groupby("study", sort=False):
+        beaten = rows[rows["vs_baseline"].astype(str).str.startswith("worse")]
+        untested = int(rows["vs_baseline"].astype(str).str.startswith("behind").sum())
+        lines.append(
+            {
+                "study": f"{study} ({PAPERS[study]})",
+                "paper numbers": len(rows),
+                "reproduced / better / worse": " / ".join(str((rows["verdict"] == v).sum()) for v in ("reproduced", "better", "worse")),
+                "not comparable": int((~rows["comparable"].isin(["yes", ""])).sum()),
+                "a non-learned baseline wins (paired t, p < 0.05)": "; ".join(
+                    f"{m.split(' (%)')[0].replace(' (right class)', '')}: {b}" for m, b in zip(beaten["measure"], beaten["best_baseline"], strict=True)
+                )
+                or "none shown"
+                + (f" ({untested} behind a baseline by the means, untested: one seed)" if untested else ""),
+            }
+        )
+    return pd.DataFrame(lines)
+
+
 def scorecard_job(resources, results, placeholders: dict, config: dict, outputs) -> None:
     card = scorecard(Path(resources), Path(results), placeholders, config)
     log.info("%d rows: %s", len(card), card["verdict"].value_counts().to_dict())
     write_csv(card, outputs.table)
     write_csv(front_table(card[card["section"] == "paper"]), outputs.front)
     write_csv(front_table(card[card["section"] != "paper"]), outputs.beyond)
+    write_csv(summary_table(card), outputs.summary)
