@@ -56,6 +56,12 @@ MP_STRUCTURES_SCHEMA = pa.schema(
     ]
     + _STRUCTURE_FIELDS
 )
+# The fields each dataset reads: one that no record of the snapshot holds fails the whole dataset.
+NEEDED_FIELDS = {
+    "mp_e_form": ["formula_pretty", "formation_energy_per_atom"],
+    "mp_gap": ["formula_pretty", "band_gap"],
+    "mp_structures": ["formula_pretty", "structure", "formation_energy_per_atom", "band_gap", "energy_above_hull"],
+}
 MP_API_SCHEMAS = {"mp_e_form": SCHEMAS["mp_e_form"], "mp_gap": SCHEMAS["mp_gap"], "mp_structures": MP_STRUCTURES_SCHEMA}
 
 
@@ -111,10 +117,9 @@ class Service:
         self.retries, self.backoff, self.timeout = retries, backoff_seconds, timeout_seconds
         key = api_key()
         from mp_api.client import MPRester
-        from mp_api.client.core.settings import MAPI_CLIENT_SETTINGS
         from mp_api.client.core.utils import validate_endpoint
 
-        self.endpoint = validate_endpoint(endpoint or MAPI_CLIENT_SETTINGS.ENDPOINT)
+        self.endpoint = validate_endpoint(endpoint)  # None: the client's own setting
         if len(key) != 32:  # the client's own check, said here without echoing the key
             raise MPAPIError(f"{KEY_ENV} is {len(key)} characters long; Materials Project keys are 32 (https://next-gen.materialsproject.org/api)")
 
@@ -389,7 +394,7 @@ def build(name: str, manifest_path: str | os.PathLike, output, rejects_output) -
             rows.append(_row(name, record))
         except (ValueError, FormulaError) as err:
             rejects.add(path, number, None if material_id is None else str(material_id), str(err))
-    needed = {"mp_e_form": ["formula_pretty", "formation_energy_per_atom"], "mp_gap": ["formula_pretty", "band_gap"]}.get(name, list(FIELDS[:6]))
+    needed = NEEDED_FIELDS[name]
     if n and (absent := [f for f in needed if f not in fields_seen]):
         raise DataError(f"{manifest_path}: field(s) {absent} are in none of the {n} records; the API no longer serves them under these names")
     table = pd.DataFrame(rows, columns=MP_API_SCHEMAS[name].names)

@@ -96,7 +96,7 @@ def _select(table: pd.DataFrame, spec: dict, path: Path, measure: str) -> pd.Dat
     for column, value in spec.get("where", {}).items():
         if column not in chosen.columns:
             raise ScorecardError(f"{path}: no column {column!r} (for {measure!r})")
-        chosen = chosen[chosen[column].astype(str).str.lower() == str(value).lower()] if isinstance(value, bool) else chosen[_equal(chosen[column], value)]
+        chosen = chosen[_equal(chosen[column], value)]
     if (largest := spec.get("largest")) and len(chosen):
         chosen = chosen[chosen[largest] == chosen[largest].max()]
     if chosen.empty or spec["column"] not in chosen.columns:
@@ -105,9 +105,10 @@ def _select(table: pd.DataFrame, spec: dict, path: Path, measure: str) -> pd.Dat
 
 
 def _equal(column: pd.Series, value) -> pd.Series:
-    if isinstance(value, int | float) and pd.api.types.is_numeric_dtype(column):
+    """Rows whose `column` is `value`: numbers within rounding, the rest as text (a YAML false matches a stored False)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and pd.api.types.is_numeric_dtype(column):
         return np.isclose(column.astype(float), float(value))
-    return column.astype(str) == str(value)
+    return column.astype(str).str.lower() == str(value).lower()
 
 
 def measure(spec: dict, table: pd.DataFrame, path: Path, name: str) -> Measured:

@@ -159,31 +159,24 @@ def encode_job(inputs: dict, cfg: dict, outputs) -> None:
 MP_LATENT_SCHEMA = pa.schema(
     [pa.field("formula", pa.string(), nullable=False), pa.field("holdout", pa.bool_(), nullable=False), pa.field("z", pa.list_(pa.float32()), nullable=False)]
 )
-PEROVSKITE_LATENT_SCHEMA = pa.schema(
-    [
-        pa.field("material_id", pa.int64(), nullable=False),
-        pa.field("formula", pa.string(), nullable=False),
-        pa.field("heat_ref", pa.float64(), nullable=False),
-        pa.field("ind_gap", pa.float64(), nullable=False),
-        pa.field("dir_gap", pa.float64(), nullable=False),
-        pa.field("crystal_system", pa.string(), nullable=False),
-        pa.field("xrd_holdout", pa.bool_(), nullable=False),
-        pa.field("z_composition", pa.list_(pa.float32()), nullable=False),
-        pa.field("z_xrd", pa.list_(pa.float32()), nullable=False),
-    ]
-)
 
-MP_STRUCTURE_LATENT_SCHEMA = pa.schema(
-    [
-        pa.field("material_id", pa.string(), nullable=False),
-        pa.field("formula", pa.string(), nullable=False),
-        pa.field("e_form", pa.float64(), nullable=False),
-        pa.field("crystal_system", pa.string(), nullable=False),
-        pa.field("xrd_holdout", pa.bool_(), nullable=False),
-        pa.field("z_composition", pa.list_(pa.float32()), nullable=False),
-        pa.field("z_xrd", pa.list_(pa.float32()), nullable=False),
-    ]
-)
+
+def _structure_latent_schema(material_id: pa.DataType, targets: list[str]) -> pa.Schema:
+    """Latents of a structure dataset: its id, formula and targets, the crystal system, and both latents."""
+    return pa.schema(
+        [pa.field("material_id", material_id, nullable=False), pa.field("formula", pa.string(), nullable=False)]
+        + [pa.field(target, pa.float64(), nullable=False) for target in targets]
+        + [
+            pa.field("crystal_system", pa.string(), nullable=False),
+            pa.field("xrd_holdout", pa.bool_(), nullable=False),
+            pa.field("z_composition", pa.list_(pa.float32()), nullable=False),
+            pa.field("z_xrd", pa.list_(pa.float32()), nullable=False),
+        ]
+    )
+
+
+PEROVSKITE_LATENT_SCHEMA = _structure_latent_schema(pa.int64(), ["heat_ref", "ind_gap", "dir_gap"])
+MP_STRUCTURE_LATENT_SCHEMA = _structure_latent_schema(pa.string(), ["e_form"])
 
 
 def joint_latent(structures: pd.DataFrame) -> np.ndarray:
