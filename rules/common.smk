@@ -27,6 +27,7 @@ from compgen.registry import (  # noqa: E402
     hydrides_job_config,
     hydrides_models,
     hydrides_step2_job,
+    sweep_points,
 )
 
 settings.check(config)
@@ -165,8 +166,6 @@ def atmo_loss_files(wildcards):
 
 def atmo_sweep_model_files(wildcards):
     """Every model of the paired-fraction sweep (Fig. 6), named by its key."""
-    from compgen.atmo.study import sweep_points
-
     keys = (
         ATMO_SWEEP_MODEL.format(fraction=fraction, unpaired=unpaired, seed=seed)
         for fraction, unpaired, seed in sweep_points(ATMO)

@@ -33,12 +33,15 @@ def default_config() -> dict:
 
 
 def run_workflow(
-    workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None, cores: int = 2, device: str = "cpu"
+    workdir: Path, targets: list[str], config: dict, mirror: Path | None, *extra: str, timeout: int | None = None, cores: int = 2, device: str = "cpu",
+    python_options: tuple[str, ...] = (),
 ):
     """Run the workflow's Snakefile with `config` in `workdir`; return the completed process.
 
     `device`: COMPGEN_DEVICE for every job. The tests' numbers and logs are the CPU's, so a
     machine with a GPU runs them on the CPU too unless a test asks otherwise.
+
+    `python_options`: options of the interpreter that runs Snakemake, such as ("-X", "importtime").
 
     `timeout`: seconds, after which the run gets SIGTERM and, 10 s later, SIGKILL (on
     SIGTERM alone Snakemake keeps waiting for the jobs it submitted).
@@ -52,7 +55,7 @@ def run_workflow(
         env["COMPGEN_DATA_MIRROR"] = str(mirror)
     command = [
         *(["timeout", "-k", "10", str(timeout)] if timeout else []),
-        sys.executable, "-m", "snakemake",
+        sys.executable, *python_options, "-m", "snakemake",
         *targets,  # first: options such as --configfile and --resources take every word after them
         "--snakefile", str(ROOT / "Snakefile"),
         "--directory", str(workdir),

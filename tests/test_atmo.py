@@ -408,7 +408,8 @@ def test_per_fold_jobs_retrain_only_the_fold_whose_model_is_gone(tiny_run, tmp_p
 
 
 def test_sweep_points_skip_the_empty_pool_and_rotate_folds():
-    from compgen.atmo.study import sweep_fold, sweep_points
+    from compgen.atmo.study import sweep_fold
+    from compgen.registry import sweep_points
 
     cfg = {"n_folds": 3, "fraction_sweep": {"fractions": [0.0, 0.5], "seeds": [0, 4]}}
     assert sweep_points(cfg) == [

@@ -233,3 +233,14 @@ def test_every_documented_snakemake_command_plans(tmp_path, default_config):
         extra = [o if not o.endswith(".yaml") else str(ROOT / o) for o in options]
         result = run_workflow(tmp_path / f"plan{len(options)}", sorted(targets), default_config, None, "-n", *extra)
         assert result.returncode == 0, f"{options} {sorted(targets)}: {result.stdout[-1500:]}{result.stderr[-1500:]}"
+
+
+def test_planning_the_workflow_imports_no_deep_learning_library(tmp_path, default_config):
+    """Parsing the Snakefile and planning every job stays light: on a cluster each job parses it twice
+    (the sbatch script's Snakemake, then srun's), and torch alone cost 1.1 s of each parse."""
+    result = run_workflow(tmp_path, ["all"], default_config, None, "-n", "--quiet", python_options=("-X", "importtime"))
+    assert result.returncode == 0, result.stderr[-1500:]
+    imported = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "snakemake" in imported and "compgen.registry" in imported  # the profile of this very run
+    heavy = {"torch", "matplotlib", "sklearn", "xgboost", "chgnet", "umap"}
+    assert not heavy & imported, sorted(heavy & imported)

@@ -101,6 +101,18 @@ def fraction_label(fraction: float) -> str:
     return f"{fraction:.2f}"
 
 
+def sweep_points(cfg: dict) -> list[tuple[str, str, int]]:
+    """(paired fraction, 'with'/'without' unpaired data, seed) of every point of the Fig. 6 sweep."""
+    sweep = cfg["fraction_sweep"]
+    points = []
+    for fraction in sweep["fractions"]:
+        for unpaired in SWEEP_UNPAIRED:
+            if unpaired == "without" and fraction == 0:
+                continue  # no B left to train on
+            points += [(fraction_label(fraction), unpaired, seed) for seed in sweep["seeds"]]
+    return points
+
+
 # --- elpasolite ---------------------------------------------------------------------
 
 ELPASOLITE_GENERATORS = ("cvae", "wgan", "dqn")  # the `generators:` choices of the config

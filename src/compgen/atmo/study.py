@@ -19,7 +19,7 @@ from compgen.atmo.data import AminePools, build_pools, seen_in_training, write_s
 from compgen.atmo.evaluate import evaluate_fold, generate, summarise
 from compgen.atmo.train import TrainSettings, load_model, train_stack
 from compgen.io import atomic_path, write_csv, write_table
-from compgen.registry import ATMO_MODELS, SWEEP_UNPAIRED, fraction_label
+from compgen.registry import ATMO_MODELS
 from compgen.training import pick_device, use_threads
 
 log = logging.getLogger(__name__)
@@ -259,18 +259,6 @@ def tandem_job(atmo: pd.DataFrame, pools: AminePools, cfg: dict, model_path: str
 def sweep_fold(seed: int, cfg: dict) -> int:
     """The fold a sweep point of this seed is trained and scored on: seeds rotate through the folds."""
     return seed % cfg["n_folds"]
-
-
-def sweep_points(cfg: dict) -> list[tuple[str, str, int]]:
-    """(paired fraction, 'with'/'without' unpaired data, seed) of every point of the Fig. 6 sweep."""
-    sweep = cfg["fraction_sweep"]
-    points = []
-    for fraction in sweep["fractions"]:
-        for unpaired in SWEEP_UNPAIRED:
-            if unpaired == "without" and fraction == 0:
-                continue  # no B left to train on
-            points += [(fraction_label(fraction), unpaired, seed) for seed in sweep["seeds"]]
-    return points
 
 
 def sweep_evaluate_job(pools: AminePools, cfg: dict, models: dict[tuple[str, str, int], str], outputs) -> None:
