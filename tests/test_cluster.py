@@ -8,8 +8,8 @@ partitions on the one node, no GPU requests on a node without GPUs), and compare
 same run made locally (the `tiny_run` fixture). Without the SLURM binaries the test is skipped with that reason; under CI it fails.
 
 Every rule the local run ran is submitted at least once, but not every instance: a SLURM job
-costs about 8 s of Snakemake and interpreter start-up whatever it computes, and a second
-instance of a rule exercises nothing the first did not (CLUSTER_CONFIG below).
+costs 5-8 s of Snakemake and interpreter start-up whatever it computes, and a second
+instance of a rule exercises nothing the first did not (`cluster_config` below).
 """
 
 import base64
@@ -92,7 +92,7 @@ def _now() -> str:
 # The cluster run starts from the local run's outputs of these: the verified datasets (their build
 # is tested elsewhere) and the three slowest single jobs, deterministic and asserted by the studies'
 # end-to-end tests (the oracle-labelled space, the relaxed references, the dimensionality classifiers).
-# Every other job of every study is submitted.
+# Every other rule of every study is submitted, with fewer instances (`cluster_config`).
 REUSED_RULES = {"fetch", "dataset", "dataset_figure", "dataset_summary", "elpasolite_space", "hydrides_relax_known", "atmo_dimension"}
 # Jobs that run on the submitting machine (localrule) are never in sacct: the scorecard, which is
 # not asked for here because it needs the rows of every class, search and task of the tiny run.
